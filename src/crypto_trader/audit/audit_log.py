@@ -1,0 +1,187 @@
+"""Appending to, reading and verifying the audit log."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import sqlite3
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from crypto_trader.audit.events import (
+    GENESIS_HASH,
+    AuditRecord,
+    EventType,
+    chain_hash,
+    clean_details,
+)
+from crypto_trader.audit.head_file import AuditHead, write_head
+from crypto_trader.canonical import canonical_json
+from crypto_trader.clock import Clock, format_utc
+from crypto_trader.errors import AuditWriteError, CryptoTraderError
+from crypto_trader.secure_fs import exclusive_lock
+from crypto_trader.storage.database import Database
+from crypto_trader.vault.master_key import MasterKey
+from crypto_trader.vault.secrets import redactions
+
+log = logging.getLogger(__name__)
+
+FINGERPRINT_META = "master_key_fingerprint"
+KeyProvider = Callable[[], MasterKey | None]
+
+
+@dataclass(slots=True)
+class Recording:
+    """An open audited transaction: the operation writes through `conn`."""
+
+    conn: sqlite3.Connection
+    details: dict[str, Any] = field(default_factory=dict)
+    signing_key: MasterKey | None = None
+
+
+class AuditLog:
+    """The append-only, hash-chained record of security events."""
+
+    def __init__(
+        self,
+        db: Database,
+        head_path: Path,
+        lock_path: Path,
+        user_id: str,
+        clock: Clock,
+        key_provider: KeyProvider,
+    ) -> None:
+        self.db = db
+        self.head_path = head_path
+        self._lock_path = lock_path
+        self._user_id = user_id
+        self._clock = clock
+        self._key_provider = key_provider
+
+    @contextlib.contextmanager
+    def recording(
+        self, event_type: EventType, details: dict[str, Any] | None = None
+    ) -> Iterator[Recording]:
+        """Do an operation and record it in one transaction: both happen, or neither."""
+        with exclusive_lock(self._lock_path):
+            with self.db.write() as conn:
+                recording = Recording(conn, dict(details or {}))
+                yield recording
+                record = self._append(conn, event_type, recording.details)
+                key = recording.signing_key or self._signing_key(conn)
+                if key is not None:
+                    self._write_head(record, key, pending=True)
+            if key is not None:
+                self._write_head(record, key, pending=False)
+
+    def record(self, event_type: EventType, details: dict[str, Any]) -> None:
+        """Append one record on its own."""
+        with self.recording(event_type, details):
+            pass
+
+    def record_error(self, details: dict[str, Any]) -> None:
+        """Append an ERROR record; a failure to do so is logged, not raised."""
+        try:
+            self.record(EventType.ERROR, details)
+        except (CryptoTraderError, sqlite3.Error, OSError):
+            log.exception("could not write an ERROR audit record")
+
+    def _signing_key(self, conn: sqlite3.Connection) -> MasterKey | None:
+        key = self._key_provider()
+        if key is None:
+            return None
+        row = conn.execute(
+            "SELECT value FROM meta WHERE name = ?", (FINGERPRINT_META,)
+        ).fetchone()
+        # A key that is no longer the database's (rotated meanwhile) must not sign.
+        return key if row is not None and row[0] == key.fingerprint else None
+
+    def _append(
+        self, conn: sqlite3.Connection, event_type: EventType, details: dict[str, Any]
+    ) -> AuditRecord:
+        try:
+            last = conn.execute(
+                "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"
+            ).fetchone()
+            seq, prev = (1, GENESIS_HASH) if last is None else (last[0] + 1, last[1])
+            body = redactions.redact(canonical_json(clean_details(details)))
+            timestamp = format_utc(self._clock())
+            digest = chain_hash(
+                seq, timestamp, event_type.value, self._user_id, body, prev
+            )
+            conn.execute(
+                "INSERT INTO audit_log (seq, timestamp, event_type, user_id, details, "
+                "prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (seq, timestamp, event_type.value, self._user_id, body, prev, digest),
+            )
+        except sqlite3.Error as exc:
+            raise AuditWriteError(
+                f"the audit record could not be written ({exc}); nothing was changed"
+            ) from exc
+        return AuditRecord(
+            seq,
+            timestamp,
+            event_type.value,
+            self._user_id,
+            json.loads(body),
+            prev,
+            digest,
+        )
+
+    def _write_head(
+        self, record: AuditRecord, key: MasterKey, *, pending: bool
+    ) -> None:
+        if pending:
+            head = AuditHead(
+                record.seq - 1,
+                record.prev_hash,
+                key.fingerprint,
+                record.seq,
+                record.hash,
+            )
+        else:
+            head = AuditHead(record.seq, record.hash, key.fingerprint)
+        try:
+            write_head(self.head_path, head, key)
+        except OSError as exc:
+            raise AuditWriteError(
+                f"the audit head could not be written ({exc.strerror}); "
+                "nothing was changed"
+            ) from exc
+
+    def records(
+        self,
+        event_type: str | None = None,
+        since: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[AuditRecord]:
+        """Records in order, optionally filtered; `limit` keeps the newest N."""
+        clauses, params = [], []
+        if event_type is not None:
+            clauses.append("event_type = ?")
+            params.append(event_type)
+        if since is not None:
+            clauses.append("timestamp >= ?")
+            params.append(format_utc(since))
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        query = f"SELECT * FROM audit_log {where} ORDER BY seq DESC"  # noqa: S608
+        if limit is not None:
+            query += f" LIMIT {int(limit)}"
+        rows = self.db.connection.execute(query, params).fetchall()
+        return [row_to_record(row) for row in reversed(rows)]
+
+
+def row_to_record(row: tuple[Any, ...]) -> AuditRecord:
+    """Turn a database row into a record; unparseable details stay text."""
+    seq, timestamp, event_type, user_id, details, prev_hash, digest = row
+    try:
+        parsed = json.loads(details)
+    except ValueError:
+        parsed = {"unparseable": str(details)}
+    if not isinstance(parsed, dict):
+        parsed = {"unparseable": str(details)}
+    return AuditRecord(seq, timestamp, event_type, user_id, parsed, prev_hash, digest)

@@ -1,0 +1,1 @@
+"""The `crypto-trader` command line."""

@@ -1,0 +1,50 @@
+"""`crypto-trader config`: show, get and set settings."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from crypto_trader.cli.context import console, print_json, say, state
+from crypto_trader.settings import SETTINGS
+
+app = typer.Typer(help="Show and change settings.", no_args_is_help=True)
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object.")
+    ] = False,
+) -> None:
+    """Show every setting and its value."""
+    values = state(ctx).open().settings.all()
+    if json:
+        print_json(values)
+        return
+    table = Table("setting", "value", "meaning")
+    for name, value in values.items():
+        table.add_row(name, str(value), SETTINGS[name].description)
+    console.print(table)
+
+
+@app.command("get")
+def get(ctx: typer.Context, key: Annotated[str, typer.Argument()]) -> None:
+    """Print one setting's value."""
+    say(str(state(ctx).open().settings.get(key)))
+
+
+@app.command("set")
+def set_(
+    ctx: typer.Context,
+    key: Annotated[str, typer.Argument()],
+    value: Annotated[str, typer.Argument()],
+) -> None:
+    """Change a setting (audited)."""
+    installation = state(ctx).open()
+    installation.custody.unlock()
+    old, new = installation.settings.set(key, value)
+    say(f"{key}: {old} -> {new}")

@@ -1,0 +1,108 @@
+"""Named settings: defaults, validation, storage in the database, audited changes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from crypto_trader.audit.audit_log import AuditLog
+from crypto_trader.audit.events import EventType
+from crypto_trader.errors import InputError
+
+
+def _bounded_int(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text.strip())
+        except ValueError:
+            raise InputError(f"expected a whole number from {low} to {high}") from None
+        if not low <= value <= high:
+            raise InputError(f"expected a whole number from {low} to {high}")
+        return value
+
+    return parse
+
+
+def _choice(*options: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        value = text.strip().upper()
+        if value not in options:
+            raise InputError(f"expected one of {', '.join(options)}")
+        return value
+
+    return parse
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """One setting: its default, how a value is read, and what it means."""
+
+    name: str
+    default: Any
+    parse: Callable[[str], Any]
+    description: str
+
+
+SETTINGS: dict[str, Setting] = {
+    s.name: s
+    for s in (
+        Setting(
+            "security.key_max_age_days",
+            90,
+            _bounded_int(1, 3650),
+            "days after which security-report asks you to rotate an API key",
+        ),
+        Setting(
+            "logging.level",
+            "INFO",
+            _choice("DEBUG", "INFO", "WARNING", "ERROR"),
+            "the level of the diagnostic log in logs/",
+        ),
+    )
+}
+
+
+def _setting(name: str) -> Setting:
+    try:
+        return SETTINGS[name]
+    except KeyError:
+        known = ", ".join(sorted(SETTINGS))
+        raise InputError(f"unknown setting {name[:64]!r}; known: {known}") from None
+
+
+class Settings:
+    """Reads and writes settings; every change writes CONFIGURATION_CHANGED."""
+
+    def __init__(self, audit: AuditLog) -> None:
+        self._audit = audit
+        self._db = audit.db
+
+    def get(self, name: str) -> Any:
+        """The value of a setting, or its default."""
+        setting = _setting(name)
+        row = self._db.connection.execute(
+            "SELECT value FROM settings WHERE name = ?", (name,)
+        ).fetchone()
+        return setting.default if row is None else setting.parse(row[0])
+
+    def all(self) -> dict[str, Any]:
+        """Every setting by dotted name."""
+        return {name: self.get(name) for name in sorted(SETTINGS)}
+
+    def set(self, name: str, text: str) -> tuple[Any, Any]:
+        """Validate and store a value; returns the old and new values."""
+        setting = _setting(name)
+        try:
+            value = setting.parse(text)
+        except InputError as exc:
+            raise InputError(f"{name}: {exc}; got {text[:40]!r}") from None
+        old = self.get(name)
+        details = {"setting": name, "old": old, "new": value}
+        with self._audit.recording(EventType.CONFIGURATION_CHANGED, details) as rec:
+            rec.conn.execute(
+                "INSERT INTO settings (name, value) VALUES (?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                (name, str(value)),
+            )
+        return old, value

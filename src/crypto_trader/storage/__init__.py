@@ -1,0 +1,1 @@
+"""Persistence: the SQLite database (and, later, the Parquet candle store)."""

@@ -1,0 +1,41 @@
+"""Versioned schema migrations, applied in order, each in its own transaction."""
+
+from __future__ import annotations
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the security core.
+    """
+    CREATE TABLE meta (
+        name  TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) STRICT;
+
+    CREATE TABLE api_keys (
+        id            TEXT PRIMARY KEY,
+        label         TEXT NOT NULL,
+        label_key     TEXT NOT NULL UNIQUE,
+        exchange      TEXT NOT NULL,
+        permission    TEXT NOT NULL,
+        api_key_hint  TEXT NOT NULL,
+        ciphertext    TEXT NOT NULL,
+        created_at    TEXT NOT NULL,
+        updated_at    TEXT NOT NULL,
+        mac           TEXT NOT NULL
+    ) STRICT;
+
+    CREATE TABLE audit_log (
+        seq         INTEGER PRIMARY KEY,
+        timestamp   TEXT NOT NULL,
+        event_type  TEXT NOT NULL,
+        user_id     TEXT NOT NULL,
+        details     TEXT NOT NULL,
+        prev_hash   TEXT NOT NULL,
+        hash        TEXT NOT NULL
+    ) STRICT;
+
+    CREATE TABLE settings (
+        name   TEXT PRIMARY KEY,
+        value  TEXT NOT NULL
+    ) STRICT;
+    """,
+)

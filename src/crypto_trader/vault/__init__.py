@@ -1,0 +1,1 @@
+"""The vault: the master key, its stores, and API keys encrypted at rest."""

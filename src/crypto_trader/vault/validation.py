@@ -1,0 +1,69 @@
+"""Checks on what a user gives the vault: labels, exchange ids, key material."""
+
+from __future__ import annotations
+
+import unicodedata
+from functools import cache
+from importlib import resources
+
+from crypto_trader.errors import InputError
+from crypto_trader.vault.secrets import KeyMaterial
+
+MAX_LABEL_CHARS = 64
+MAX_MATERIAL_BYTES = 16 * 1024
+
+
+def normalize_label(label: str) -> str:
+    """NFKC-normalise a label and check its length and characters."""
+    normalized = unicodedata.normalize("NFKC", label).strip()
+    if not 1 <= len(normalized) <= MAX_LABEL_CHARS:
+        raise InputError(
+            f"a label must be 1 to {MAX_LABEL_CHARS} characters, "
+            f"got {len(normalized)}; "
+            "choose a shorter name such as 'binance-main'"
+        )
+    if any(unicodedata.category(ch).startswith("C") for ch in normalized):
+        raise InputError(
+            "a label cannot contain control or invisible characters; "
+            "use letters, digits, spaces and punctuation"
+        )
+    return normalized
+
+
+def label_key(normalized: str) -> str:
+    """The form that makes labels unique: look-alikes and case variants collide."""
+    return normalized.casefold()
+
+
+@cache
+def known_exchange_ids() -> frozenset[str]:
+    """ccxt's exchange ids, from the list bundled with the package."""
+    text = (
+        resources.files("crypto_trader") / "data" / "ccxt_exchange_ids.txt"
+    ).read_text(encoding="ascii")
+    return frozenset(line.strip() for line in text.splitlines() if line.strip())
+
+
+def check_exchange(exchange: str) -> str:
+    """Return a known ccxt exchange id or say how to find one."""
+    value = exchange.strip().lower()
+    if value not in known_exchange_ids():
+        raise InputError(
+            f"unknown exchange {exchange[:40]!r}; use a ccxt exchange id such as "
+            "coinbase, binance or kraken"
+        )
+    return value
+
+
+def check_material(material: KeyMaterial) -> KeyMaterial:
+    """Refuse empty or oversized key material, without echoing any of it."""
+    if not material.api_key or not material.secret:
+        raise InputError("both the API key and the secret are required")
+    parts = [material.api_key, material.secret, material.passphrase]
+    size = sum(len(p.reveal().encode("utf-8")) for p in parts if p is not None)
+    if size > MAX_MATERIAL_BYTES:
+        raise InputError(
+            f"the key material is {size} bytes, more than the {MAX_MATERIAL_BYTES} "
+            "allowed; check that the right file was given"
+        )
+    return material
