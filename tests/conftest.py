@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -49,10 +50,18 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[No
     monkeypatch.setenv("XDG_DATA_HOME", str(user_home / ".local/share"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(user_home / ".config"))
     monkeypatch.setattr(file_store, "SCRYPT_MIN_LOG2_N", 10)
+    _reset_keyring()
+    yield
+    _reset_keyring()
+
+
+def _reset_keyring() -> None:
+    """Forget python-keyring's cached backends, so each test detects its own."""
+    import keyring.backend
     import keyring.core
 
-    keyring.core.init_backend()
-    yield
+    with contextlib.suppress(KeyError):  # nothing cached yet
+        keyring.backend.get_all_keyring.reset()
     keyring.core.init_backend()
 
 

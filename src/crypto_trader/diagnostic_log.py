@@ -41,13 +41,24 @@ class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
         return os.fdopen(fd, self.mode, encoding=self.encoding, errors=self.errors)
 
 
+class WarningLineFormatter(logging.Formatter):
+    """One `warning:` line, like the command line's own, never a traceback."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"warning: {record.getMessage()}"
+
+
 def configure(logs_dir: Path, level: str, verbose: bool) -> None:
-    """Send the package's logs to the file, and to stderr with `--verbose`."""
+    """Send the package's logs to the file, and to stderr with `--verbose`.
+
+    Without `--verbose`, stderr gets only warnings, one line each: a failure is
+    reported by the command line's own one-line error, its details go to the file.
+    """
     root = logging.getLogger("crypto_trader")
     for handler in list(root.handlers):
         root.removeHandler(handler)
         handler.close()
-    root.setLevel(logging.DEBUG if verbose else getattr(logging, level, logging.INFO))
+    root.setLevel(logging.DEBUG)
     root.propagate = False
     redacting = RedactingFilter()
     file_handler = PrivateRotatingFileHandler(
@@ -56,8 +67,23 @@ def configure(logs_dir: Path, level: str, verbose: bool) -> None:
     file_handler.setFormatter(logging.Formatter(FORMAT))
     file_handler.addFilter(redacting)
     root.addHandler(file_handler)
+    set_file_level("DEBUG" if verbose else level)
     stream = logging.StreamHandler(sys.stderr)
-    stream.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     stream.addFilter(redacting)
-    stream.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    if verbose:
+        stream.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    else:
+        stream.setFormatter(WarningLineFormatter())
+        stream.addFilter(_only_warnings)
     root.addHandler(stream)
+
+
+def set_file_level(level: str) -> None:
+    """Set the level of the log file (the `logging.level` setting)."""
+    for handler in logging.getLogger("crypto_trader").handlers:
+        if isinstance(handler, PrivateRotatingFileHandler):
+            handler.setLevel(getattr(logging, level.upper(), logging.INFO))
+
+
+def _only_warnings(record: logging.LogRecord) -> bool:
+    return record.levelno == logging.WARNING

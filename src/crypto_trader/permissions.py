@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from enum import StrEnum
 
 from crypto_trader.audit.audit_log import AuditLog
@@ -54,8 +55,19 @@ class PermissionGate:
                 "request": request,
             },
         )
-        raise PermissionDeniedError(
-            f"key {record.label!r} is {record.permission}: {request} needs a trading "
-            f"key; if intended, run: crypto-trader keys set-permission "
-            f"{record.label} trading"
+        raise PermissionDeniedError(_refusal(record.label, record.permission, request))
+
+
+def _refusal(label: str, level: str, request: str) -> str:
+    """One line saying why, and the command that changes it (pasteable as is)."""
+    quoted = shlex.quote(label)
+    if level not in set(Permission):
+        return (
+            f"key {label!r} has an unknown permission level {level[:20]!r}, which "
+            f"allows nothing; set one with: crypto-trader keys set-permission "
+            f"{quoted} read-only (or trading)"
         )
+    return (
+        f"key {label!r} is {level}: {request} needs a trading key; if intended, "
+        f"run: crypto-trader keys set-permission {quoted} trading"
+    )

@@ -17,13 +17,16 @@ FILE_MODE = 0o600
 
 def ensure_private_dir(path: Path) -> Path:
     """Create `path` (and parents) if needed and make it 0700."""
+    not_a_directory = ConfigurationError(f"{path} is not a directory; move it away")
     try:
         path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
         if path.is_symlink() or not path.is_dir():
-            raise ConfigurationError(f"{path} is not a directory; move it away")
+            raise not_a_directory
         os.chmod(path, DIR_MODE)
     except PermissionError as exc:
         raise ConfigurationError(f"cannot use {path}: permission denied") from exc
+    except (FileExistsError, NotADirectoryError):
+        raise not_a_directory from None
     return path
 
 
@@ -42,12 +45,17 @@ def write_private_atomic(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, FILE_MODE)
     try:
-        os.fchmod(fd, FILE_MODE)
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+        try:
+            os.fchmod(fd, FILE_MODE)
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        # Never leave a stray copy of the data beside the target.
+        tmp.unlink(missing_ok=True)
+        raise
     fsync_dir(path.parent)
 
 

@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from crypto_trader.audit.events import EventType
 from crypto_trader.clock import system_clock
 from crypto_trader.errors import CryptoTraderError, IntegrityError
 from crypto_trader.installation import Installation
@@ -100,14 +101,33 @@ def _key_section(
     except CryptoTraderError as exc:
         attention.append(f"stored keys not verified: {exc}")
         key = None
-    return [_key_entry(r, key, now, max_age, attention) for r in records]
+    replaced = _material_replaced_at(installation)
+    return [
+        _key_entry(r, key, now, max_age, attention, replaced.get(r.label, ""))
+        for r in records
+    ]
+
+
+def _material_replaced_at(installation: Installation) -> dict[str, str]:
+    """When `keys update` last gave each label new material, from the audit log."""
+    replaced = {}
+    for record in installation.audit.records(EventType.API_KEY_CHANGED.value):
+        if record.details.get("action") == "updated":
+            replaced[str(record.details.get("label"))] = record.timestamp
+    return replaced
 
 
 def _key_entry(
-    record: KeyRecord, key: Any, now: datetime, max_age: int, attention: list[str]
+    record: KeyRecord,
+    key: Any,
+    now: datetime,
+    max_age: int,
+    attention: list[str],
+    replaced_at: str,
 ) -> dict[str, Any]:
-    created = datetime.fromisoformat(record.created_at.replace("Z", "+00:00"))
-    age = max(0, (now - created).days)
+    # A key's age runs from when its material was set: `keys update` starts it anew.
+    since = max(record.created_at, replaced_at)
+    age = max(0, (now - datetime.fromisoformat(since.replace("Z", "+00:00"))).days)
     status = "ok"
     if key is None:
         status = "not verified"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -80,8 +81,12 @@ class Settings:
 
     def get(self, name: str) -> Any:
         """The value of a setting, or its default."""
+        return self._read(self._db.connection, name)
+
+    @staticmethod
+    def _read(conn: sqlite3.Connection, name: str) -> Any:
         setting = _setting(name)
-        row = self._db.connection.execute(
+        row = conn.execute(
             "SELECT value FROM settings WHERE name = ?", (name,)
         ).fetchone()
         return setting.default if row is None else setting.parse(row[0])
@@ -90,16 +95,22 @@ class Settings:
         """Every setting by dotted name."""
         return {name: self.get(name) for name in sorted(SETTINGS)}
 
-    def set(self, name: str, text: str) -> tuple[Any, Any]:
-        """Validate and store a value; returns the old and new values."""
+    @staticmethod
+    def check(name: str, text: str) -> Any:
+        """The value `text` gives setting `name`; refuses unknown names, bad values."""
         setting = _setting(name)
         try:
-            value = setting.parse(text)
+            return setting.parse(text)
         except InputError as exc:
             raise InputError(f"{name}: {exc}; got {text[:40]!r}") from None
-        old = self.get(name)
-        details = {"setting": name, "old": old, "new": value}
-        with self._audit.recording(EventType.CONFIGURATION_CHANGED, details) as rec:
+
+    def set(self, name: str, text: str) -> tuple[Any, Any]:
+        """Validate and store a value; returns the old and new values."""
+        value = self.check(name, text)
+        with self._audit.recording(EventType.CONFIGURATION_CHANGED) as rec:
+            # Read inside the write transaction, so the record names the value replaced.
+            old = self._read(rec.conn, name)
+            rec.details |= {"setting": name, "old": old, "new": value}
             rec.conn.execute(
                 "INSERT INTO settings (name, value) VALUES (?, ?) "
                 "ON CONFLICT (name) DO UPDATE SET value = excluded.value",

@@ -19,18 +19,26 @@ from crypto_trader.audit.events import (
     chain_hash,
     clean_details,
 )
-from crypto_trader.audit.head_file import AuditHead, write_head
+from crypto_trader.audit.head_file import (
+    AuditHead,
+    head_is_authentic,
+    read_head,
+    write_head,
+)
 from crypto_trader.canonical import canonical_json
 from crypto_trader.clock import Clock, format_utc
-from crypto_trader.errors import AuditWriteError, CryptoTraderError
+from crypto_trader.errors import AuditWriteError, CryptoTraderError, IntegrityError
 from crypto_trader.secure_fs import exclusive_lock
 from crypto_trader.storage.database import Database
 from crypto_trader.vault.master_key import MasterKey
-from crypto_trader.vault.secrets import redactions
 
 log = logging.getLogger(__name__)
 
 FINGERPRINT_META = "master_key_fingerprint"
+HEAD_MISMATCH = (
+    "the audit log does not match its head, so nothing was changed; "
+    "run crypto-trader audit verify"
+)
 KeyProvider = Callable[[], MasterKey | None]
 
 
@@ -71,12 +79,15 @@ class AuditLog:
             with self.db.write() as conn:
                 recording = Recording(conn, dict(details or {}))
                 yield recording
+                provided = self._key_provider()
+                key = recording.signing_key or self._signing_key(conn, provided)
+                if key is not None:
+                    self._guard_head(conn, [k for k in (key, provided) if k])
                 record = self._append(conn, event_type, recording.details)
-                key = recording.signing_key or self._signing_key(conn)
                 if key is not None:
                     self._write_head(record, key, pending=True)
             if key is not None:
-                self._write_head(record, key, pending=False)
+                self._confirm_head(record, key)
 
     def record(self, event_type: EventType, details: dict[str, Any]) -> None:
         """Append one record on its own."""
@@ -90,8 +101,10 @@ class AuditLog:
         except (CryptoTraderError, sqlite3.Error, OSError):
             log.exception("could not write an ERROR audit record")
 
-    def _signing_key(self, conn: sqlite3.Connection) -> MasterKey | None:
-        key = self._key_provider()
+    @staticmethod
+    def _signing_key(
+        conn: sqlite3.Connection, key: MasterKey | None
+    ) -> MasterKey | None:
         if key is None:
             return None
         row = conn.execute(
@@ -99,6 +112,28 @@ class AuditLog:
         ).fetchone()
         # A key that is no longer the database's (rotated meanwhile) must not sign.
         return key if row is not None and row[0] == key.fingerprint else None
+
+    def _guard_head(self, conn: sqlite3.Connection, keys: list[MasterKey]) -> None:
+        """Refuse to anchor a chain the head does not vouch for.
+
+        Only ERROR records are written without the master key. Anything else past the
+        head was added behind the program's back, and signing a new head over it would
+        hide that; so the operation is refused until `audit verify` has been looked at.
+        """
+        found = read_head(self.head_path)
+        covered = 0
+        if found is not None:
+            head, mac = found
+            key = next((k for k in keys if k.fingerprint == head.key_fingerprint), None)
+            if key is None or not head_is_authentic(head, mac, key):
+                raise IntegrityError(HEAD_MISMATCH)
+            covered = _covered_seq(conn, head)
+        stray = conn.execute(
+            "SELECT 1 FROM audit_log WHERE seq > ? AND event_type != ? LIMIT 1",
+            (covered, EventType.ERROR.value),
+        ).fetchone()
+        if stray is not None:
+            raise IntegrityError(HEAD_MISMATCH)
 
     def _append(
         self, conn: sqlite3.Connection, event_type: EventType, details: dict[str, Any]
@@ -108,7 +143,7 @@ class AuditLog:
                 "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"
             ).fetchone()
             seq, prev = (1, GENESIS_HASH) if last is None else (last[0] + 1, last[1])
-            body = redactions.redact(canonical_json(clean_details(details)))
+            body = canonical_json(clean_details(details))
             timestamp = format_utc(self._clock())
             digest = chain_hash(
                 seq, timestamp, event_type.value, self._user_id, body, prev
@@ -153,6 +188,18 @@ class AuditLog:
                 "nothing was changed"
             ) from exc
 
+    def _confirm_head(self, record: AuditRecord, key: MasterKey) -> None:
+        # The record is committed and the pending entry already anchors it, so a
+        # failure here must not claim that nothing happened.
+        try:
+            self._write_head(record, key, pending=False)
+        except AuditWriteError:
+            log.warning(
+                "the audit head could not be confirmed after record %s; its pending "
+                "entry still anchors it",
+                record.seq,
+            )
+
     def records(
         self,
         event_type: str | None = None,
@@ -175,12 +222,28 @@ class AuditLog:
         return [row_to_record(row) for row in reversed(rows)]
 
 
+def _covered_seq(conn: sqlite3.Connection, head: AuditHead) -> int:
+    """The newest record the head vouches for; refuses a head the chain contradicts."""
+
+    def hash_at(seq: int) -> str | None:
+        row = conn.execute(
+            "SELECT hash FROM audit_log WHERE seq = ?", (seq,)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    if head.pending_seq is not None and hash_at(head.pending_seq) == head.pending_hash:
+        return head.pending_seq
+    if head.seq == 0 or hash_at(head.seq) == head.hash:
+        return head.seq
+    raise IntegrityError(HEAD_MISMATCH)
+
+
 def row_to_record(row: tuple[Any, ...]) -> AuditRecord:
     """Turn a database row into a record; unparseable details stay text."""
     seq, timestamp, event_type, user_id, details, prev_hash, digest = row
     try:
         parsed = json.loads(details)
-    except ValueError:
+    except (ValueError, RecursionError):
         parsed = {"unparseable": str(details)}
     if not isinstance(parsed, dict):
         parsed = {"unparseable": str(details)}

@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from crypto_trader.canonical import canonical_json
+from crypto_trader.vault.secrets import redactions
 
 GENESIS_HASH = "0" * 64
 MAX_VALUE_CHARS = 1024
@@ -59,8 +60,15 @@ def chain_hash(
 
 
 def clean_details(details: dict[str, Any]) -> dict[str, Any]:
-    """Keep details to scalars and bounded strings, so no value can grow a record."""
-    return {str(key)[:64]: _clean_value(value) for key, value in details.items()}
+    """Keep details to scalars and bounded strings with every known secret blanked.
+
+    Secrets are blanked before truncation and JSON escaping, either of which could
+    otherwise hide part of a secret from the redaction.
+    """
+    return {
+        redactions.redact(str(key))[:64]: _clean_value(value)
+        for key, value in details.items()
+    }
 
 
 def _clean_value(value: object) -> object:
@@ -70,7 +78,7 @@ def _clean_value(value: object) -> object:
         return clean_details(value)
     if isinstance(value, list | tuple):
         return [_clean_value(item) for item in value[:64]]
-    text = str(value)
+    text = redactions.redact(str(value))
     if len(text) > MAX_VALUE_CHARS:
         return text[:MAX_VALUE_CHARS] + "…(truncated)"
     return text

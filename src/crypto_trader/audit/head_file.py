@@ -56,7 +56,7 @@ def read_head(path: Path) -> tuple[AuditHead, str] | None:
         document = json.loads(path.read_bytes())
         mac = document.pop("mac")
         head = AuditHead(**document)
-    except (ValueError, TypeError, KeyError, AttributeError):
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
         raise IntegrityError(f"{path} is not a valid audit head") from None
     if not isinstance(mac, str) or type(head.seq) is not int:
         raise IntegrityError(f"{path} is not a valid audit head")

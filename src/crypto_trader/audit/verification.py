@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from crypto_trader.audit.events import GENESIS_HASH, chain_hash
+from crypto_trader.audit.events import GENESIS_HASH, EventType, chain_hash
 from crypto_trader.audit.head_file import AuditHead, head_is_authentic, read_head
 from crypto_trader.errors import IntegrityError
 from crypto_trader.vault.master_key import MasterKey
@@ -39,6 +39,7 @@ def verify_chain(
 ) -> ChainReport:
     """Check every link, then the tail against the authenticated head."""
     hashes: dict[int, str] = {}
+    event_types: dict[int, str] = {}
     expected_seq, prev = 1, GENESIS_HASH
     rows = conn.execute(
         "SELECT seq, timestamp, event_type, user_id, details, prev_hash, hash "
@@ -53,8 +54,28 @@ def verify_chain(
         if problem is not None:
             return ChainReport(False, len(hashes), first_bad_seq=seq, problem=problem)
         hashes[seq] = digest
+        event_types[seq] = event_type
         expected_seq, prev = seq + 1, digest
-    return _check_head(hashes, head_path, list(keys), head_required)
+    report = _check_head(hashes, head_path, list(keys), head_required)
+    return _check_unanchored(report, event_types)
+
+
+def _check_unanchored(report: ChainReport, event_types: dict[int, str]) -> ChainReport:
+    """Only ERROR records are ever written without the master key; refuse any other."""
+    if not report.ok or not report.unanchored:
+        return report
+    first = report.records - report.unanchored + 1
+    for seq in range(first, report.records + 1):
+        if event_types[seq] != EventType.ERROR:
+            return replace(
+                report,
+                ok=False,
+                first_bad_seq=seq,
+                problem=f"record {seq} ({event_types[seq][:40]}) is newer than the "
+                "audit head and was not written with the master key: records were "
+                "appended outside Crypto Trader",
+            )
+    return report
 
 
 def _link_problem(seq: int, expected: int, prev: str, prev_hash: str) -> str | None:

@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from crypto_trader.audit.events import EventType
-from crypto_trader.cli.context import console, print_json, say, state, warn
+from crypto_trader.cli.context import SafeTable, console, print_json, say, state, warn
 from crypto_trader.clock import parse_utc
 from crypto_trader.errors import EXIT_REFUSED, InputError
 from crypto_trader.secure_fs import write_private_atomic
@@ -49,7 +48,7 @@ def show(
     if json:
         print_json([r.to_json_object() for r in records])
         return
-    table = Table("seq", "timestamp", "event", "user", "details")
+    table = SafeTable("seq", "timestamp", "event", "user", "details")
     for r in records:
         details = json_module.dumps(r.details, ensure_ascii=True)
         table.add_row(str(r.seq), r.timestamp, r.event_type, r.user_id, details)
@@ -85,5 +84,11 @@ def export(
     if output is None:
         sys.stdout.write(lines)
         return
-    write_private_atomic(output, lines.encode("ascii"))
+    try:
+        write_private_atomic(output, lines.encode("ascii"))
+    except OSError as exc:
+        raise InputError(
+            f"--output: cannot write {output} ({exc.strerror}); "
+            "give a file path in a folder you can write to"
+        ) from None
     say(f"wrote {len(records)} records to {output}")

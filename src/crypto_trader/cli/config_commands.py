@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from crypto_trader.cli.context import console, print_json, say, state
+from crypto_trader.cli.context import SafeTable, console, print_json, say, state
 from crypto_trader.settings import SETTINGS
 
 app = typer.Typer(help="Show and change settings.", no_args_is_help=True)
@@ -25,7 +24,7 @@ def show(
     if json:
         print_json(values)
         return
-    table = Table("setting", "value", "meaning")
+    table = SafeTable("setting", "value", "meaning")
     for name, value in values.items():
         table.add_row(name, str(value), SETTINGS[name].description)
     console.print(table)
@@ -45,6 +44,7 @@ def set_(
 ) -> None:
     """Change a setting (audited)."""
     installation = state(ctx).open()
+    installation.settings.check(key, value)
     installation.custody.unlock()
     old, new = installation.settings.set(key, value)
     say(f"{key}: {old} -> {new}")

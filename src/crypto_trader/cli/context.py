@@ -6,12 +6,15 @@ import getpass
 import json
 import os
 import sys
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
+from crypto_trader.diagnostic_log import set_file_level
 from crypto_trader.errors import InputError, VaultLockedError
 from crypto_trader.home import Home
 from crypto_trader.installation import Installation
@@ -65,6 +68,8 @@ class AppState:
         """Open (creating if needed) the installation in the home."""
         if self._installation is None:
             self._installation = Installation.open(self.home, passphrase_source)
+            if not self.verbose:
+                set_file_level(self._installation.settings.get("logging.level"))
         return self._installation
 
     def close(self) -> None:
@@ -81,17 +86,35 @@ def state(ctx: typer.Context) -> AppState:
     return value
 
 
+_UNPRINTABLE = frozenset({"Cc", "Cf", "Zl", "Zp"})
+
+
+def printable(text: str) -> str:
+    """Escape control and format characters: stored text cannot drive the terminal."""
+    return "".join(
+        f"\\u{ord(ch):04x}" if unicodedata.category(ch) in _UNPRINTABLE else ch
+        for ch in text
+    )
+
+
+class SafeTable(Table):
+    """A Rich table whose cells are shown with control characters escaped."""
+
+    def add_row(self, *cells: Any, **options: Any) -> None:
+        super().add_row(*(printable(str(cell)) for cell in cells), **options)
+
+
 def print_json(value: Any) -> None:
-    """Print one JSON document on stdout."""
-    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+    """Print one JSON document on stdout, ASCII only, so no control byte reaches it."""
+    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=True) + "\n")
     sys.stdout.flush()
 
 
 def say(message: str) -> None:
-    """A line for the person on stderr-free stdout."""
-    console.print(message, markup=False)
+    """A line for the person on stdout."""
+    console.print(printable(message), markup=False)
 
 
 def warn(message: str) -> None:
     """A warning line on stderr."""
-    errors.print(f"warning: {message}", markup=False)
+    errors.print(f"warning: {printable(message)}", markup=False)

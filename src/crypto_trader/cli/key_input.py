@@ -35,7 +35,7 @@ def parse_material(text: str) -> KeyMaterial:
         raise InputError(f"standard input is too large for a key; {STDIN_HELP}")
     try:
         document: Any = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise InputError(f"standard input is not valid JSON; {STDIN_HELP}") from None
     if not isinstance(document, dict):
         raise InputError(f"standard input is not a JSON object; {STDIN_HELP}")

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from crypto_trader.cli.context import console, print_json, say, state, warn
+from crypto_trader.cli.context import SafeTable, console, print_json, say, state, warn
 from crypto_trader.cli.key_input import read_material
 from crypto_trader.errors import EXIT_REFUSED, IntegrityError
 from crypto_trader.vault.key_vault import parse_permission
 from crypto_trader.vault.store_choice import StoreName
+from crypto_trader.vault.validation import check_exchange, normalize_label
 
 app = typer.Typer(
     help="Manage exchange API keys (encrypted at rest).", no_args_is_help=True
@@ -34,7 +34,10 @@ def add(
     stdin: StdinOption = False,
 ) -> None:
     """Add a key; prompts with hidden input unless --stdin."""
+    # Name a mistake in the options before asking for any secret.
     level = parse_permission(permission)
+    normalize_label(label)
+    check_exchange(exchange)
     material = read_material(stdin)
     record = state(ctx).open().vault.add(label, exchange, level, material)
     say(f"added {record.label} ({record.exchange}, {record.permission})")
@@ -47,7 +50,9 @@ def list_keys(ctx: typer.Context, json: JsonOption = False) -> None:
     if json:
         print_json([r.public_view() for r in records])
         return
-    table = Table("label", "exchange", "permission", "api key", "created", "updated")
+    table = SafeTable(
+        "label", "exchange", "permission", "api key", "created", "updated"
+    )
     for r in records:
         view = r.public_view()
         table.add_row(
@@ -96,7 +101,9 @@ def remove(
     ctx: typer.Context, label: Annotated[str, typer.Argument(help="The key's label.")]
 ) -> None:
     """Delete a key."""
-    state(ctx).open().vault.remove(label)
+    installation = state(ctx).open()
+    installation.vault.get(label)  # an unknown label is named before any unlock
+    installation.vault.remove(label)
     say(f"removed {label}")
 
 

@@ -56,6 +56,7 @@ def root(
     """Crypto Trader: keys encrypted at rest, audited, checked on every request."""
     resolved = resolve_home(home).ensure()
     configure_logging(resolved.logs, "INFO", verbose)
+    log.debug("crypto-trader %s, home %s", __version__, resolved.root)
     ctx.obj = AppState(resolved, verbose)
     ctx.call_on_close(ctx.obj.close)
 
@@ -78,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         errors.print("error: aborted", markup=False)
         return EXIT_FAILURE
     except typer.TyperException as exc:
-        message = redactions.redact(exc.format_message())
+        message = redactions.redact(exc.format_message()).rstrip(".")
+        message = message or "a command is missing"
         errors.print(f"error: {message}; see crypto-trader --help", markup=False)
         return int(exc.exit_code) or EXIT_USAGE
     except CryptoTraderError as exc:

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from crypto_trader.cli.context import console, print_json, say, state, warn
+from crypto_trader.cli.context import SafeTable, console, print_json, say, state, warn
 from crypto_trader.errors import EXIT_REFUSED
 from crypto_trader.security_report import build_report
 
@@ -32,11 +31,11 @@ def _print(report: dict[str, object]) -> None:
     store = report["key_store"]
     assert isinstance(store, dict)  # noqa: S101 - built by build_report
     say(f"key store: {store['name']} ({store['backend']})")
-    files = Table("path", "mode", "ok")
+    files = SafeTable("path", "mode", "ok")
     for entry in report["files"]:  # type: ignore[attr-defined]
         files.add_row(entry["path"], entry["mode"], "yes" if entry["ok"] else "NO")
     console.print(files)
-    keys = Table("label", "exchange", "permission", "age (days)", "status")
+    keys = SafeTable("label", "exchange", "permission", "age (days)", "status")
     for entry in report["keys"]:  # type: ignore[attr-defined]
         keys.add_row(
             entry["label"],

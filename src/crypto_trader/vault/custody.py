@@ -180,12 +180,24 @@ class Custody:
             self.home.audit_head, replace(head, key_fingerprint=new.fingerprint), new
         )
 
+    def _check_unchanged(self, key: MasterKey) -> None:
+        """Refuse to act on a key another process replaced since this one unlocked.
+
+        Saving the stale key would overwrite the one the database now needs.
+        """
+        if self.fingerprint() != key.fingerprint:
+            raise VaultError(
+                "the master key was changed by another process while this one was "
+                "running; run the command again"
+            )
+
     def rotate(self, reencrypt: Reencrypt) -> int:
         """Re-encrypt every secret under a new key, then retire the old one."""
         old = self.unlock(create=False)
         if not self.store.can_save:
             self.store.save(StoredKeys())  # raises, saying what to do instead
         with exclusive_lock(self.home.custody_lock):
+            self._check_unchanged(old)
             new = MasterKey.generate()
             self.store.save(StoredKeys(current=old, pending=new))
             details = {
@@ -212,6 +224,7 @@ class Custody:
         if not destination.can_save:
             destination.save(StoredKeys())  # raises, saying what to do instead
         with exclusive_lock(self.home.custody_lock):
+            self._check_unchanged(key)
             destination.save(StoredKeys(current=key))
             if destination.load().current != key:
                 raise VaultError(
@@ -228,6 +241,14 @@ class Custody:
                 rec.signing_key = key
             source = self.store
             self._store, self._store_name = destination, target
+            if not source.can_save:
+                # The env store is the user's own variable: only they can clear it.
+                log.warning(
+                    "the key is now in the %s store; remove it from the %s yourself",
+                    target.value,
+                    source.describe(),
+                )
+                return
             try:
                 source.erase()
             except CryptoTraderError:
@@ -244,6 +265,7 @@ class Custody:
                 "passphrase; only the file store does"
             )
         with exclusive_lock(self.home.custody_lock):
+            self._check_unchanged(key)
             details = {
                 "action": "passphrase_changed",
                 "store": "file",

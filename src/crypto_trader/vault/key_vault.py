@@ -7,10 +7,10 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from crypto_trader.audit.audit_log import AuditLog
+from crypto_trader.audit.audit_log import FINGERPRINT_META, AuditLog
 from crypto_trader.audit.events import EventType
 from crypto_trader.clock import Clock, format_utc
-from crypto_trader.errors import InputError, IntegrityError, NotFoundError
+from crypto_trader.errors import InputError, IntegrityError, NotFoundError, VaultError
 from crypto_trader.vault.key_record import (
     COLUMNS,
     KeyRecord,
@@ -89,6 +89,7 @@ class KeyVault:
             "permission": permission.value,
         }
         with self._audit.recording(EventType.API_KEY_CHANGED, details) as rec:
+            self._check_current(rec.conn, key)
             if self._find(rec.conn, name) is not None:
                 raise InputError(
                     f"a key labelled {name!r} already exists (labels are compared "
@@ -142,6 +143,8 @@ class KeyVault:
 
     def remove(self, label: str) -> None:
         """Delete a key record (its ciphertext is zeroed on disk by secure_delete)."""
+        self.get(label)  # a missing label is refused before any key is made
+        self._master_key()  # unlocked, the head anchors this removal's record
         with self._audit.recording(
             EventType.API_KEY_CHANGED, {"action": "removed"}
         ) as rec:
@@ -163,7 +166,9 @@ class KeyVault:
     def open(self, label: str) -> tuple[KeyRecord, KeyMaterial]:
         """The verified record and its decrypted material."""
         record = self.get(label)
-        return record, unseal(record, self._master_key())
+        key = self._master_key()
+        self._check_current(self._db.connection, key)
+        return record, unseal(record, key)
 
     def authentic(self, label: str) -> KeyRecord:
         """The record, refused unless its MAC verifies under the master key."""
@@ -172,6 +177,7 @@ class KeyVault:
     def verify_all(self) -> list[RecordProblem]:
         """Check every record's MAC and ciphertext; list the ones that fail."""
         key = self._master_key()
+        self._check_current(self._db.connection, key)
         problems = []
         for record in self.records():
             try:
@@ -205,9 +211,23 @@ class KeyVault:
     def _get_authentic(
         self, conn: sqlite3.Connection, label: str, key: MasterKey
     ) -> KeyRecord:
+        self._check_current(conn, key)
         record = self._get(conn, label)
         unseal(record, key)
         return record
+
+    @staticmethod
+    def _check_current(conn: sqlite3.Connection, key: MasterKey) -> None:
+        # Another process may have rotated the master key since this one unlocked
+        # it: sealing under the retired key would make the record unreadable.
+        row = conn.execute(
+            "SELECT value FROM meta WHERE name = ?", (FINGERPRINT_META,)
+        ).fetchone()
+        if row is None or row[0] != key.fingerprint:
+            raise VaultError(
+                "the master key was rotated by another process while this one was "
+                "running; run the command again"
+            )
 
     @staticmethod
     def _find(conn: sqlite3.Connection, name: str) -> KeyRecord | None:

@@ -76,10 +76,15 @@ def choose_store_name(recorded: str | None) -> StoreName:
         return requested or detect_store()
     stored = StoreName(recorded)
     if requested is not None and requested is not stored:
+        # A key cannot be moved into the env store: it only reads the variable.
+        move = (
+            f", or move the key with: crypto-trader keys move-master --to {requested}"
+        )
+        if requested is StoreName.ENV:
+            move = ""
         raise ConfigurationError(
             f"this home's master key is in the {stored} store but {STORE_VARIABLE} "
-            f"asks for {requested}; unset {STORE_VARIABLE}, or move the key with: "
-            f"crypto-trader keys move-master --to {requested}"
+            f"asks for {requested}; unset {STORE_VARIABLE}{move}"
         )
     return stored
 

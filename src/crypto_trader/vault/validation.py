@@ -11,6 +11,14 @@ from crypto_trader.vault.secrets import KeyMaterial
 
 MAX_LABEL_CHARS = 64
 MAX_MATERIAL_BYTES = 16 * 1024
+# Invisible characters outside the C categories (Unicode's default-ignorable fillers
+# and variation selectors): they would let "main" and a look-alike "main" coexist.
+INVISIBLE_CODE_POINTS = frozenset(
+    [
+        *(0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x180B, 0x180C, 0x180D, 0x180F),
+        *(0x3164, 0xFFA0, *range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0)),
+    ]
+)
 
 
 def normalize_label(label: str) -> str:
@@ -22,12 +30,16 @@ def normalize_label(label: str) -> str:
             f"got {len(normalized)}; "
             "choose a shorter name such as 'binance-main'"
         )
-    if any(unicodedata.category(ch).startswith("C") for ch in normalized):
+    if any(_invisible(ch) for ch in normalized):
         raise InputError(
             "a label cannot contain control or invisible characters; "
             "use letters, digits, spaces and punctuation"
         )
     return normalized
+
+
+def _invisible(ch: str) -> bool:
+    return unicodedata.category(ch).startswith("C") or ord(ch) in INVISIBLE_CODE_POINTS
 
 
 def label_key(normalized: str) -> str:

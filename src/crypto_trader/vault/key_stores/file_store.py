@@ -19,6 +19,7 @@ from crypto_trader.errors import (
     InputError,
     IntegrityError,
     MasterKeyMissingError,
+    VaultError,
     WrongPassphraseError,
 )
 from crypto_trader.secure_fs import check_private_file, write_private_atomic
@@ -61,12 +62,13 @@ class ScryptParams:
 
     def check_bounds(self, path: Path) -> None:
         """Refuse parameters weaker than the floor or costlier than the ceiling."""
-        memory = 128 * (1 << self.log2_n) * self.r * self.p
+        # The ranges are checked before the memory is computed: a hostile log2_n
+        # would otherwise make the shift itself fail or exhaust memory.
         if not (
             SCRYPT_MIN_LOG2_N <= self.log2_n <= SCRYPT_MAX_LOG2_N
             and SCRYPT_R_RANGE[0] <= self.r <= SCRYPT_R_RANGE[1]
             and SCRYPT_P_RANGE[0] <= self.p <= SCRYPT_P_RANGE[1]
-            and memory <= SCRYPT_MAX_MEMORY
+            and 128 * (1 << self.log2_n) * self.r * self.p <= SCRYPT_MAX_MEMORY
             and len(self.salt) >= SALT_BYTES
         ):
             raise IntegrityError(
@@ -137,6 +139,11 @@ class FileKeyStore(KeyStore):
             check_new_passphrase(passphrase)
             self._params = ScryptParams.fresh()
             self._wrapping_key = self._params.derive(passphrase)
+        elif self._rewrapped_elsewhere(self._params):
+            raise VaultError(
+                f"{self.path} was re-wrapped by another process while this one was "
+                "running; run the command again"
+            )
         self._write(keys, self._params, self._wrapping_key)
 
     def rewrap(self, keys: StoredKeys, passphrase: SecretStr) -> None:
@@ -151,13 +158,23 @@ class FileKeyStore(KeyStore):
         if self.exists():
             self.path.unlink()
 
+    def _rewrapped_elsewhere(self, params: ScryptParams) -> bool:
+        """Whether the file now has another salt than the one this process read.
+
+        Writing with the remembered wrapping key would silently bring back the
+        passphrase another process just replaced.
+        """
+        if not self.exists():
+            return False
+        return _parse_params(self._read_document(), self.path) != params
+
     def _read_document(self) -> dict[str, Any]:
         info = check_private_file(self.path)
         if info.st_size > MAX_FILE_BYTES:
             raise IntegrityError(f"{self.path} is too large to be a key file")
         try:
             document = json.loads(self.path.read_bytes())
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):
             raise IntegrityError(f"{self.path} is not a valid key file") from None
         if not isinstance(document, dict) or document.get("format") != FORMAT:
             raise IntegrityError(f"{self.path} is not a valid key file")
@@ -221,7 +238,10 @@ def _open(
         ) from None
     except (KeyError, TypeError, ValueError, binascii.Error):
         raise IntegrityError(f"{path} is not a valid key file") from None
-    payload = json.loads(plain)
+    try:
+        payload = json.loads(plain)
+    except ValueError:
+        raise IntegrityError(f"{path} is not a valid key file") from None
     if not isinstance(payload, dict):
         raise IntegrityError(f"{path} is not a valid key file")
     return payload
