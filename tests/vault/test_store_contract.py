@@ -480,3 +480,29 @@ def test_move_master_on_the_command_line(
     assert to_env.code == 2
     assert cli("keys", "verify").code == 0
     assert cli("audit", "verify").code == 0
+
+
+def test_a_copy_left_by_an_interrupted_move_is_removed_by_moving_again(
+    keyring_session: SecretServiceSession,
+    monkeypatch: pytest.MonkeyPatch,
+    home: Home,
+    clock: FixedClock,
+) -> None:
+    monkeypatch.setenv("CRYPTO_TRADER_KEY_STORE", "file")
+    installation = open_on_keyring(home, clock)
+    try:
+        key = installation.custody.unlock()
+        # A move killed after saving to the keyring, before anything else.
+        leftover = KeyringKeyStore(installation.db.get_meta("install_id") or "")
+        leftover.save(StoredKeys(current=key))
+        current, _ = leftover.entry_names()
+        assert keyring_session.lookup(SERVICE, current) == key.to_text()
+
+        moved = installation.custody.move(StoreName.FILE)
+
+        assert moved is False
+        assert keyring_session.lookup(SERVICE, current) is None
+        assert installation.custody.unlock() == key
+        assert home.master_key_file.exists()
+    finally:
+        installation.close()

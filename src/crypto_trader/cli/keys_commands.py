@@ -156,8 +156,10 @@ def move_master(
     """Move the master key to another store without re-encrypting anything."""
     target = _movable_store(to)
     installation = state(ctx).open()
-    installation.custody.move(target)
-    say(f"master key moved to the {target} store")
+    if installation.custody.move(target):
+        say(f"master key moved to the {target} store")
+    else:
+        say(f"master key already in the {target} store; removed the copy left behind")
 
 
 def _movable_store(value: str) -> StoreName:

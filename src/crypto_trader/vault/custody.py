@@ -215,11 +215,19 @@ class Custody:
             self._recover(StoredKeys(current=old, pending=new), new.fingerprint)
         return count
 
-    def move(self, target: StoreName) -> None:
-        """Move the master key to another store without re-encrypting anything."""
+    def move(self, target: StoreName) -> bool:
+        """Move the master key to another store without re-encrypting anything.
+
+        Returns False when the key was already there; a copy that an interrupted
+        move left in the other store is then removed, so it never stays in both.
+        """
         key = self.unlock(create=False)
         if target is self.store_name:
-            raise ConfigurationError(f"the master key is already in the {target} store")
+            if not self._erase_leftover():
+                raise ConfigurationError(
+                    f"the master key is already in the {target} store"
+                )
+            return False
         destination = self._open_store(target)
         if not destination.can_save:
             destination.save(StoredKeys())  # raises, saying what to do instead
@@ -248,12 +256,34 @@ class Custody:
                     target.value,
                     source.describe(),
                 )
-                return
+                return True
             try:
                 source.erase()
             except CryptoTraderError:
                 log.warning("the old %s store could not be cleared", source.name)
                 raise
+        return True
+
+    def _erase_leftover(self) -> bool:
+        """Remove the copy of the key an interrupted move left; True if there was one."""
+        other = {StoreName.KEYRING: StoreName.FILE, StoreName.FILE: StoreName.KEYRING}
+        leftover_name = other.get(self.store_name)
+        if leftover_name is None:
+            return False
+        if leftover_name is StoreName.FILE and not self.home.master_key_file.exists():
+            return False
+        try:
+            leftover = self._open_store(leftover_name)
+            if leftover_name is StoreName.KEYRING and leftover.load() == StoredKeys():
+                return False
+            with exclusive_lock(self.home.custody_lock):
+                leftover.erase()
+        except CryptoTraderError:
+            return False
+        log.info(
+            "removed the copy of the master key left in the %s store", leftover_name
+        )
+        return True
 
     def change_passphrase(self, new_passphrase: SecretStr) -> None:
         """Re-wrap the key file under a new passphrase."""
