@@ -265,7 +265,7 @@ class Custody:
         return True
 
     def _erase_leftover(self) -> bool:
-        """Remove the copy of the key an interrupted move left; True if there was one."""
+        """Remove a copy an interrupted move left behind; True if there was one."""
         other = {StoreName.KEYRING: StoreName.FILE, StoreName.FILE: StoreName.KEYRING}
         leftover_name = other.get(self.store_name)
         if leftover_name is None:
