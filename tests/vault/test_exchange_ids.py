@@ -6,12 +6,12 @@ import subprocess
 import sys
 from importlib import resources
 
-from crypto_trader.vault.validation import known_exchange_ids
+from crypto_trader.exchange_ids import known_exchange_ids
 from tests.support.cli import child_env
 
 CHECK_WITHOUT_CCXT = """
 import sys
-from crypto_trader.vault.validation import check_exchange
+from crypto_trader.exchange_ids import check_exchange
 assert check_exchange('binance') == 'binance'
 assert 'ccxt' not in sys.modules, 'validating an exchange id imported ccxt'
 """

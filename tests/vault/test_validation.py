@@ -8,13 +8,13 @@ import time
 import pytest
 
 from crypto_trader.errors import InputError
+from crypto_trader.exchange_ids import check_exchange
 from crypto_trader.installation import Installation
 from crypto_trader.vault.key_record import Permission
 from crypto_trader.vault.secrets import KeyMaterial, SecretStr
 from crypto_trader.vault.validation import (
     MAX_LABEL_CHARS,
     MAX_MATERIAL_BYTES,
-    check_exchange,
     check_material,
     label_key,
     normalize_label,

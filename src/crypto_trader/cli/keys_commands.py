@@ -9,9 +9,10 @@ import typer
 from crypto_trader.cli.context import SafeTable, console, print_json, say, state, warn
 from crypto_trader.cli.key_input import read_material
 from crypto_trader.errors import EXIT_REFUSED, IntegrityError
+from crypto_trader.exchange_ids import check_exchange
 from crypto_trader.vault.key_vault import parse_permission
 from crypto_trader.vault.store_choice import StoreName
-from crypto_trader.vault.validation import check_exchange, normalize_label
+from crypto_trader.vault.validation import normalize_label
 
 app = typer.Typer(
     help="Manage exchange API keys (encrypted at rest).", no_args_is_help=True

@@ -10,7 +10,12 @@ from typing import Annotated
 import typer
 
 from crypto_trader import __version__
-from crypto_trader.cli import audit_commands, config_commands, keys_commands
+from crypto_trader.cli import (
+    audit_commands,
+    config_commands,
+    data_commands,
+    keys_commands,
+)
 from crypto_trader.cli.context import AppState, errors, say, state
 from crypto_trader.cli.report_command import security_report
 from crypto_trader.diagnostic_log import configure as configure_logging
@@ -30,6 +35,7 @@ app = typer.Typer(
 app.add_typer(keys_commands.app, name="keys")
 app.add_typer(audit_commands.app, name="audit")
 app.add_typer(config_commands.app, name="config")
+app.add_typer(data_commands.app, name="data")
 app.command("security-report")(security_report)
 
 

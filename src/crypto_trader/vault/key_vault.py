@@ -11,6 +11,7 @@ from crypto_trader.audit.audit_log import FINGERPRINT_META, AuditLog
 from crypto_trader.audit.events import EventType
 from crypto_trader.clock import Clock, format_utc
 from crypto_trader.errors import InputError, IntegrityError, NotFoundError, VaultError
+from crypto_trader.exchange_ids import check_exchange
 from crypto_trader.vault.key_record import (
     COLUMNS,
     KeyRecord,
@@ -22,7 +23,6 @@ from crypto_trader.vault.key_record import (
 from crypto_trader.vault.master_key import MasterKey
 from crypto_trader.vault.secrets import KeyMaterial
 from crypto_trader.vault.validation import (
-    check_exchange,
     check_material,
     label_key,
     normalize_label,
