@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,6 +16,9 @@ from crypto_trader.installation import Installation
 from crypto_trader.vault.key_stores import file_store
 from crypto_trader.vault.secrets import SecretStr
 from tests.support.cli import CliRunner
+from tests.support.offline import offline_connect, offline_getaddrinfo
+
+pytest_plugins = ["tests.support.exchange_standins.fixtures"]
 
 PASSPHRASE = "test passphrase, long enough"
 CANARY_SECRET = "CANARY-5ecret-7f3a9c1e-do-not-leak"
@@ -50,6 +54,10 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[No
     monkeypatch.setenv("XDG_DATA_HOME", str(user_home / ".local/share"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(user_home / ".config"))
     monkeypatch.setattr(file_store, "SCRYPT_MIN_LOG2_N", 10)
+    monkeypatch.setattr(socket, "getaddrinfo", offline_getaddrinfo(socket.getaddrinfo))
+    monkeypatch.setattr(
+        socket.socket, "connect", offline_connect(socket.socket.connect)
+    )
     _reset_keyring()
     yield
     _reset_keyring()

@@ -58,6 +58,7 @@ def test_a_clean_installation_needs_no_attention(
         "created_at": "2026-01-15T12:00:00Z",
         "age_days": 0,
         "status": "ok",
+        "last_check": None,
     }
     assert CANARY_SECRET not in json.dumps(report)
 
@@ -229,7 +230,16 @@ def test_the_command_exits_0_when_clean_and_3_with_attention(
     cli: CliRunner, home: Home
 ) -> None:
     key = json.dumps({"api_key": "AKIAEXAMPLEKEY12345678", "secret": CANARY_SECRET})
-    add_args = ("keys", "add", "--exchange", "binance", "--label", "main", "--stdin")
+    add_args = (
+        "keys",
+        "add",
+        "--exchange",
+        "binance",
+        "--label",
+        "main",
+        "--stdin",
+        "--no-check",
+    )
     assert cli(*add_args, stdin=key).code == 0
 
     clean = cli("security-report")

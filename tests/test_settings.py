@@ -17,6 +17,7 @@ def changes(installation: Installation) -> list[dict[str, object]]:
 
 def test_defaults(installation: Installation) -> None:
     assert installation.settings.all() == {
+        "exchange.extra_ca_file": "",
         "logging.level": "INFO",
         "security.key_max_age_days": 90,
     }

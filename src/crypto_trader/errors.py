@@ -9,11 +9,23 @@
     │   ├── WrongPassphraseError the key file's passphrase is wrong
     │   └── MasterKeyMissingError  the store has no key, the database needs one
     ├── AuditWriteError          an audit record could not be written: nothing done
+    ├── ExchangeError            an exchange request failed
+    │   ├── ExchangeAuthenticationError  the exchange refused the key or signature
+    │   ├── ExchangePermissionError  the exchange says this key may not do that
+    │   ├── RateLimitedError     too many requests (reads are retried first)
+    │   ├── ExchangeNetworkError network trouble (reads are retried first)
+    │   │   └── OrderOutcomeUnknownError  an order request got no answer
+    │   ├── ExchangeUnavailableError  the exchange is down or in maintenance
+    │   ├── InsufficientFundsError  the account lacks the funds for the order
+    │   └── InvalidOrderError    the exchange or the market's rules refuse the order
     └── SecurityRefusalError     refused by a security rule or integrity check (3)
         ├── PermissionDeniedError  a trade with a read-only key, or unknown level
         ├── IntegrityError       a record, the chain or a ciphertext failed checks
         │   └── MasterKeyMismatchError  the store's key is not the database's
-        └── UnsafeFileError      a key file is a link, not ours, or open to others
+        ├── UnsafeFileError      a key file is a link, not ours, or open to others
+        ├── InsecureTransportError  plain HTTP, or certificate checks turned off
+        ├── TlsVerificationError a server's certificate failed verification
+        └── ForbiddenRequestError  withdrawals and transfers are never sent
 
 Messages never carry secrets. Decryption failures say nothing about why; input
 errors say exactly what to fix.
@@ -86,3 +98,51 @@ class MasterKeyMismatchError(IntegrityError):
 
 class UnsafeFileError(SecurityRefusalError):
     """Raised when a secret-bearing file has unsafe ownership, mode or type."""
+
+
+class ExchangeError(CryptoTraderError):
+    """Raised when a request to an exchange fails."""
+
+
+class ExchangeAuthenticationError(ExchangeError):
+    """Raised when the exchange refuses the key or its signature."""
+
+
+class ExchangePermissionError(ExchangeError):
+    """Raised when the exchange says the key is not allowed to do this."""
+
+
+class RateLimitedError(ExchangeError):
+    """Raised when the exchange keeps refusing for too many requests."""
+
+
+class ExchangeNetworkError(ExchangeError):
+    """Raised when the exchange cannot be reached or does not answer."""
+
+
+class OrderOutcomeUnknownError(ExchangeNetworkError):
+    """Raised when an order request got no answer and a lookup could not settle it."""
+
+
+class ExchangeUnavailableError(ExchangeError):
+    """Raised when the exchange is down or in maintenance."""
+
+
+class InsufficientFundsError(ExchangeError):
+    """Raised when the account lacks the funds for an order."""
+
+
+class InvalidOrderError(ExchangeError):
+    """Raised when an order breaks the market's rules or the exchange refuses it."""
+
+
+class InsecureTransportError(SecurityRefusalError):
+    """Raised when a request would go over plain HTTP or without certificate checks."""
+
+
+class TlsVerificationError(SecurityRefusalError):
+    """Raised when a server's certificate fails verification; never retried."""
+
+
+class ForbiddenRequestError(SecurityRefusalError):
+    """Raised for withdrawals and transfers, which are never sent for any key."""

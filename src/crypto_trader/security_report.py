@@ -25,8 +25,11 @@ def build_report(
     files = _file_section(installation, attention)
     max_age = int(installation.settings.get("security.key_max_age_days"))
     keys = _key_section(installation, moment, max_age, attention)
+    _add_key_checks(installation, keys, attention)
     audit = _audit_section(installation, attention)
+    extra_ca = str(installation.settings.get("exchange.extra_ca_file")) or None
     return {
+        "extra_ca_file": extra_ca,
         "key_store": store,
         "development_key_source": bool(store.get("development_only")),
         "files": files,
@@ -36,6 +39,23 @@ def build_report(
         "attention": attention,
         "ok": not attention,
     }
+
+
+def _add_key_checks(
+    installation: Installation, keys: list[dict[str, Any]], attention: list[str]
+) -> None:
+    """Attach each key's last check against its exchange, and flag what it found."""
+    from crypto_trader.key_hygiene import last_checks
+
+    checks = last_checks(installation)
+    for entry in keys:
+        check = checks.get(entry["label"])
+        entry["last_check"] = check
+        if check is None:
+            continue  # `keys check LABEL` runs one; nothing is known to be wrong
+        if check["status"] in ("refused", "failed", "pending"):
+            attention.append(f"key {entry['label']!r}: last check {check['status']}")
+        attention.extend(check.get("warnings") or [])
 
 
 def _store_section(installation: Installation, attention: list[str]) -> dict[str, Any]:

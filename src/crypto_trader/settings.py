@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from crypto_trader.audit.audit_log import AuditLog
@@ -35,6 +36,18 @@ def _choice(*options: str) -> Callable[[str], str]:
     return parse
 
 
+def _ca_file(text: str) -> str:
+    value = text.strip()
+    if not value:
+        return ""
+    path = Path(value).expanduser()
+    if not path.is_absolute() or not path.is_file():
+        raise InputError("expected the absolute path of a PEM certificate file, or ''")
+    if b"-----BEGIN CERTIFICATE-----" not in path.read_bytes()[:1_000_000]:
+        raise InputError("expected a PEM certificate (-----BEGIN CERTIFICATE-----)")
+    return str(path)
+
+
 @dataclass(frozen=True, slots=True)
 class Setting:
     """One setting: its default, how a value is read, and what it means."""
@@ -59,6 +72,12 @@ SETTINGS: dict[str, Setting] = {
             "INFO",
             _choice("DEBUG", "INFO", "WARNING", "ERROR"),
             "the level of the diagnostic log in logs/",
+        ),
+        Setting(
+            "exchange.extra_ca_file",
+            "",
+            _ca_file,
+            "a PEM CA certificate trusted besides the public roots (corporate proxy)",
         ),
     )
 }

@@ -21,6 +21,7 @@ def test_show_json_maps_dotted_names_to_values(cli: CliRunner) -> None:
 
     assert shown.code == 0
     assert json.loads(shown.out) == {
+        "exchange.extra_ca_file": "",
         "logging.level": "INFO",
         "security.key_max_age_days": 90,
     }
@@ -91,4 +92,7 @@ def test_get_of_an_unknown_name_is_a_usage_error(cli: CliRunner) -> None:
     refused = cli("config", "get", "no.such.setting")
 
     assert refused.code == 2
-    assert "known: logging.level, security.key_max_age_days" in refused.err
+    assert (
+        "known: exchange.extra_ca_file, logging.level, security.key_max_age_days"
+        in refused.err
+    )

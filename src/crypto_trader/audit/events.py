@@ -18,6 +18,7 @@ class EventType(StrEnum):
     """The kinds of security event the audit log records."""
 
     API_KEY_CHANGED = "API_KEY_CHANGED"
+    API_KEY_CHECKED = "API_KEY_CHECKED"
     PERMISSION_CHANGED = "PERMISSION_CHANGED"
     MASTER_KEY_CHANGED = "MASTER_KEY_CHANGED"
     TRADING_OPERATION = "TRADING_OPERATION"

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import shlex
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from crypto_trader.cli.context import SafeTable, console, print_json, say, state, warn
 from crypto_trader.cli.key_input import read_material
+from crypto_trader.clock import system_clock
 from crypto_trader.errors import EXIT_REFUSED, IntegrityError
 from crypto_trader.exchange_ids import check_exchange
+from crypto_trader.installation import Installation
 from crypto_trader.vault.key_vault import parse_permission
 from crypto_trader.vault.store_choice import StoreName
 from crypto_trader.vault.validation import normalize_label
+
+if TYPE_CHECKING:
+    from crypto_trader.key_hygiene import KeyCheck
 
 app = typer.Typer(
     help="Manage exchange API keys (encrypted at rest).", no_args_is_help=True
@@ -21,6 +27,21 @@ app = typer.Typer(
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 StdinOption = Annotated[
     bool, typer.Option("--stdin", help="Read the key as JSON from standard input.")
+]
+
+
+NoCheckOption = Annotated[
+    bool, typer.Option("--no-check", help="Do not ask the exchange about the key.")
+]
+AllowWithdrawalOption = Annotated[
+    bool,
+    typer.Option(
+        "--allow-withdrawal-rights",
+        help="Accept a key that can withdraw or transfer funds.",
+    ),
+]
+SandboxOption = Annotated[
+    bool, typer.Option("--sandbox", help="Use the exchange's test network.")
 ]
 
 
@@ -33,15 +54,82 @@ def add(
         str, typer.Option(help="read-only (default) or trading.")
     ] = "read-only",
     stdin: StdinOption = False,
+    no_check: NoCheckOption = False,
+    allow_withdrawal_rights: AllowWithdrawalOption = False,
+    sandbox: SandboxOption = False,
 ) -> None:
-    """Add a key; prompts with hidden input unless --stdin."""
+    """Add a key; prompts with hidden input unless --stdin; then checks its rights."""
     # Name a mistake in the options before asking for any secret.
     level = parse_permission(permission)
     normalize_label(label)
     check_exchange(exchange)
     material = read_material(stdin)
-    record = state(ctx).open().vault.add(label, exchange, level, material)
+    installation = state(ctx).open()
+    record = installation.vault.add(label, exchange, level, material)
     say(f"added {record.label} ({record.exchange}, {record.permission})")
+    if not no_check:
+        _run_check(
+            installation,
+            record.label,
+            allow_withdrawal_rights,
+            sandbox,
+            remove_if_refused=True,
+        )
+
+
+@app.command("check")
+def check(
+    ctx: typer.Context,
+    label: Annotated[str, typer.Argument(help="The key's label.")],
+    allow_withdrawal_rights: AllowWithdrawalOption = False,
+    sandbox: SandboxOption = False,
+    json: JsonOption = False,
+) -> None:
+    """Ask the exchange what the key can really do, and warn about what to change."""
+    installation = state(ctx).open()
+    result = _run_check(
+        installation,
+        label,
+        allow_withdrawal_rights,
+        sandbox,
+        remove_if_refused=False,
+        quiet=json,
+    )
+    if json:
+        print_json(result.as_dict())
+
+
+def _run_check(
+    installation: Installation,
+    label: str,
+    allow_withdrawal_rights: bool,
+    sandbox: bool,
+    remove_if_refused: bool,
+    quiet: bool = False,
+) -> KeyCheck:
+    from crypto_trader.exchanges.sessions import open_keyed_door
+    from crypto_trader.key_hygiene import KeyRightsRefusedError, check_key
+
+    try:
+        with open_keyed_door(installation, label, sandbox) as door:
+            result = check_key(
+                installation, label, door, system_clock, allow_withdrawal_rights
+            )
+    except KeyRightsRefusedError:
+        if remove_if_refused:
+            installation.vault.remove(label)
+            warn(f"key {label!r} was not kept")
+        raise
+    for line in result.warnings:
+        warn(line)
+    if result.status == "pending":
+        warn(
+            f"the key is stored but its check is pending; run: crypto-trader keys "
+            f"check {shlex.quote(result.label)}"
+        )
+    elif not quiet:
+        say(f"key check: {result.status}")
+    return result
 
 
 @app.command("list")

@@ -14,6 +14,7 @@ from crypto_trader.cli import (
     audit_commands,
     config_commands,
     data_commands,
+    exchange_commands,
     keys_commands,
 )
 from crypto_trader.cli.context import AppState, errors, say, state
@@ -36,6 +37,8 @@ app.add_typer(keys_commands.app, name="keys")
 app.add_typer(audit_commands.app, name="audit")
 app.add_typer(config_commands.app, name="config")
 app.add_typer(data_commands.app, name="data")
+app.add_typer(exchange_commands.orders_app, name="order")
+app.command("balance")(exchange_commands.balance)
 app.command("security-report")(security_report)
 
 

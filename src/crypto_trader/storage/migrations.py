@@ -38,4 +38,13 @@ MIGRATIONS: tuple[str, ...] = (
         value  TEXT NOT NULL
     ) STRICT;
     """,
+    # 2: the last check of each key's rights on its exchange.
+    """
+    CREATE TABLE key_checks (
+        key_id      TEXT PRIMARY KEY REFERENCES api_keys (id) ON DELETE CASCADE,
+        checked_at  TEXT NOT NULL,
+        status      TEXT NOT NULL,
+        result      TEXT NOT NULL
+    ) STRICT;
+    """,
 )

@@ -38,7 +38,26 @@ def _install_kill_point(spec: str) -> None:
     setattr(owner, attribute, killer)
 
 
+def _go_offline() -> None:
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parents[3]))
+    from tests.support import offline
+
+    offline.install()
+
+
+def _install_exchange_redirect() -> None:
+    from tests.support.exchange_standins.redirect import install_from_environment
+
+    install_from_environment()
+
+
 if os.environ.get("CRYPTO_TRADER_TEST_HOOKS") == "1":
+    _go_offline()
+    if os.environ.get("CRYPTO_TRADER_TEST_EXCHANGE_REDIRECT"):
+        _install_exchange_redirect()
     _lower_kdf_floor()
     _spec = os.environ.get("CRYPTO_TRADER_TEST_KILL_AT")
     if _spec:

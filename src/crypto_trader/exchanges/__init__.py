@@ -1,0 +1,1 @@
+"""The one door to the exchanges: every request passes through here."""
