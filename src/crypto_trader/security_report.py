@@ -53,6 +53,8 @@ def _add_key_checks(
         entry["last_check"] = check
         if check is None:
             continue  # `keys check LABEL` runs one; nothing is known to be wrong
+        if check["status"] == "unsupported":
+            continue  # the exchange does not say; nothing to act on
         if check["status"] in ("refused", "failed", "pending"):
             attention.append(f"key {entry['label']!r}: last check {check['status']}")
         attention.extend(check.get("warnings") or [])

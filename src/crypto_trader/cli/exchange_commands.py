@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Any
 
 import typer
@@ -195,13 +196,12 @@ def _order_row(order: dict[str, Any]) -> dict[str, Any]:
 
 
 def _text(value: object) -> str | None:
-    return (
-        None
-        if value is None
-        else format(value, "f")
-        if isinstance(value, float)
-        else str(value)
-    )
+    """A number as plain decimal text: the float's shortest form, never rounded."""
+    if value is None:
+        return None
+    if isinstance(value, float):
+        return format(Decimal(repr(value)), "f")
+    return str(value)
 
 
 def _choice(kind: Any, value: str, option: str) -> Any:

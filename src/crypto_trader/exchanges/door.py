@@ -175,6 +175,8 @@ class ExchangeDoor:
             client.options["fetchMarkets"] = {"types": ["spot"]}
             client.options["fetchCurrencies"] = False
             client.options["fetchMargins"] = False
+            # `order list` without --symbol asks for every market's open orders.
+            client.options["warnOnFetchOpenOrdersWithoutSymbol"] = False
         if self.settings.sandbox:
             self._use_sandbox(client)
         check_urls(client.urls.get("api"), self.exchange_id)

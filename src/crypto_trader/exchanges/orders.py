@@ -12,6 +12,7 @@ from crypto_trader.audit.audit_log import AuditLog
 from crypto_trader.audit.events import EventType
 from crypto_trader.errors import (
     ExchangeNetworkError,
+    ExchangeUnavailableError,
     InputError,
     InvalidOrderError,
     OrderOutcomeUnknownError,
@@ -175,7 +176,9 @@ class OrderDesk:
                     client_id_params(self._door.exchange_id, client_id),
                 ),
             )
-        except ExchangeNetworkError as exc:
+        except (ExchangeNetworkError, ExchangeUnavailableError) as exc:
+            # No answer, or a server error: the order may or may not exist. Look it
+            # up by our id; never send it again.
             placed = self._settle_unknown(order.symbol, client_id, exc)
         result: dict[str, Any] = placed
         self._audit.record(
@@ -190,7 +193,7 @@ class OrderDesk:
         return result
 
     def _settle_unknown(
-        self, symbol: str, client_id: str, cause: ExchangeNetworkError
+        self, symbol: str, client_id: str, cause: Exception
     ) -> dict[str, Any]:
         found = self.find_by_client_id(symbol, client_id)
         if found is None:
@@ -228,14 +231,19 @@ class OrderDesk:
         """Cancel by the exchange's id or ours."""
         self._door.check(RequestKind.TRADE, "cancel_order")
         exchange_id = order_id
+        client_id = None
         if order_id.startswith("ct-") or _looks_like_uuid(order_id):
             found = self.find_by_client_id(symbol, order_id)
             if found is None:
                 raise InputError(f"no order with client order id {order_id[:40]!r}")
-            exchange_id = str(found["id"])
+            exchange_id, client_id = str(found["id"]), order_id
         cancelled: dict[str, Any] = self._door.trade(
             "cancel_order", lambda c: c.cancel_order(exchange_id, symbol)
         )
+        # Binance answers a cancel with the cancel request's own clientOrderId and
+        # the order's in origClientOrderId.
+        info = cancelled.get("info") or {}
+        client_id = client_id or info.get("origClientOrderId")
         self._audit.record(
             EventType.TRADING_OPERATION,
             {
@@ -243,7 +251,7 @@ class OrderDesk:
                 "exchange": self._door.exchange_id,
                 "symbol": symbol,
                 "order_id": exchange_id,
-                "client_order_id": cancelled.get("clientOrderId"),
+                "client_order_id": client_id or cancelled.get("clientOrderId"),
                 "side": cancelled.get("side"),
                 "type": cancelled.get("type"),
                 "amount": cancelled.get("amount"),
