@@ -187,12 +187,15 @@ class ExchangeDoor:
     def _use_sandbox(self, client: Any) -> None:
         import ccxt
 
+        no_sandbox = ConfigurationError(
+            f"{self.exchange_id} has no test network in ccxt; run without --sandbox"
+        )
+        if not client.urls.get("test"):
+            raise no_sandbox
         try:
             client.set_sandbox_mode(True)
-        except ccxt.NotSupported:
-            raise ConfigurationError(
-                f"{self.exchange_id} has no test network in ccxt; run without --sandbox"
-            ) from None
+        except (ccxt.NotSupported, TypeError):
+            raise no_sandbox from None
 
 
 def _frames(exc: BaseException) -> str:
