@@ -13,6 +13,7 @@ from typing import Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from crypto_trader.diagnostic_log import set_file_level
 from crypto_trader.errors import InputError, VaultLockedError
@@ -98,10 +99,10 @@ def printable(text: str) -> str:
 
 
 class SafeTable(Table):
-    """A Rich table whose cells are shown with control characters escaped."""
+    """A Rich table of plain-text cells: no markup, control characters escaped."""
 
     def add_row(self, *cells: Any, **options: Any) -> None:
-        super().add_row(*(printable(str(cell)) for cell in cells), **options)
+        super().add_row(*(Text(printable(str(cell))) for cell in cells), **options)
 
 
 def print_json(value: Any) -> None:
