@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	bash scripts/tour.sh
+	$(BIN)/crypto-trader demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Install what the private Secret Service tests need (tests/support/secret_service.py).
+# Install what the private Secret Service tests need (tests/support/secret_service.py)
+# and the headless Chromium that opens the backtest report (tests/backtest).
 # Quiet when everything is present; as root on Debian it installs what is missing;
 # otherwise it says what to install and exits 0, and those tests skip.
 set -euo pipefail
 
-commands=(gnome-keyring-daemon dbus-daemon dbus-send secret-tool)
+commands=(gnome-keyring-daemon dbus-daemon dbus-send secret-tool chromium)
 # dbus-send comes with dbus (through dbus-bin). dbus-x11 is not needed: the tests
 # start dbus-daemon themselves, and apt picks a session bus for gnome-keyring.
-packages=(gnome-keyring dbus libsecret-tools)
+packages=(gnome-keyring dbus libsecret-tools chromium)
 
 missing=()
 for command in "${commands[@]}"; do
@@ -18,7 +19,7 @@ done
 if [ "$(id -u)" -ne 0 ] || [ ! -f /etc/debian_version ] \
     || ! command -v apt-get >/dev/null; then
     echo "install-test-deps: missing ${missing[*]}; as root, install" \
-        "${packages[*]} (Debian names), or the Secret Service tests skip" >&2
+        "${packages[*]} (Debian names), or the tests that need them skip" >&2
     exit 0
 fi
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make run`: a short guided tour of the security core in a throwaway home.
+# A short guided tour of the key vault and audit log in a throwaway home
+# (`make run` runs the backtest demo instead: `crypto-trader demo`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ct=.venv/bin/crypto-trader

@@ -12,10 +12,12 @@ import typer
 from crypto_trader import __version__
 from crypto_trader.cli import (
     audit_commands,
+    backtest_commands,
     config_commands,
     data_commands,
     exchange_commands,
     keys_commands,
+    optimize_command,
 )
 from crypto_trader.cli.context import AppState, errors, say, state
 from crypto_trader.cli.report_command import security_report
@@ -40,6 +42,10 @@ app.add_typer(data_commands.app, name="data")
 app.add_typer(exchange_commands.orders_app, name="order")
 app.command("balance")(exchange_commands.balance)
 app.command("security-report")(security_report)
+app.add_typer(backtest_commands.backtest_app, name="backtest")
+app.command("optimize")(optimize_command.optimize)
+app.add_typer(backtest_commands.strategies_app, name="strategies")
+app.command("demo")(backtest_commands.demo)
 
 
 def _version(value: bool) -> None:

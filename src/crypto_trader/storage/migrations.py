@@ -47,4 +47,23 @@ MIGRATIONS: tuple[str, ...] = (
         result      TEXT NOT NULL
     ) STRICT;
     """,
+    # 3: past backtests: what ran on which candles, and what it achieved.
+    """
+    CREATE TABLE backtest_runs (
+        id          INTEGER PRIMARY KEY,
+        created_at  TEXT NOT NULL,
+        strategy    TEXT NOT NULL,
+        params      TEXT NOT NULL,
+        exchange    TEXT NOT NULL,
+        symbol      TEXT NOT NULL,
+        timeframe   TEXT NOT NULL,
+        start       TEXT NOT NULL,
+        "end"       TEXT NOT NULL,
+        config      TEXT NOT NULL,
+        metrics     TEXT NOT NULL,
+        report      TEXT
+    ) STRICT;
+
+    CREATE INDEX backtest_runs_created ON backtest_runs (created_at, id);
+    """,
 )
