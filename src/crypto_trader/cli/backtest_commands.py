@@ -43,6 +43,45 @@ DEMO_REPORT = "demo-sma_cross.html"
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
+CashOption = Annotated[
+    str, typer.Option(metavar="AMOUNT", help="Starting cash in the quote currency.")
+]
+
+FeeRateOption = Annotated[
+    str, typer.Option(metavar="RATE", help="Fee per side, 0.001 = 0.1%.")
+]
+
+SlippageOption = Annotated[
+    str, typer.Option(metavar="BPS", help="Slippage against each fill, in bps.")
+]
+
+FillOption = Annotated[
+    str,
+    typer.Option(
+        metavar="next-open|close",
+        help="Fill at the next candle's open or at the signal candle's close.",
+    ),
+]
+
+StakeOption = Annotated[
+    str,
+    typer.Option(
+        metavar="all|PCT%|AMOUNT",
+        help="All-in, a share of equity (25%) or a quote amount (500).",
+    ),
+]
+
+StartOption = Annotated[
+    str | None,
+    typer.Option(metavar="DATE", help="First open time, ISO 8601 UTC, inclusive."),
+]
+
+EndOption = Annotated[
+    str | None,
+    typer.Option(metavar="DATE", help="End, ISO 8601 UTC, exclusive."),
+]
+
+
 @backtest_app.callback()
 def backtest(
     ctx: typer.Context,
@@ -66,37 +105,13 @@ def backtest(
         list[str] | None,
         typer.Option(metavar="NAME=VALUE", help="A strategy parameter; repeatable."),
     ] = None,
-    cash: Annotated[
-        str, typer.Option(metavar="AMOUNT", help="Starting cash in the quote currency.")
-    ] = "10000",
-    fee_rate: Annotated[
-        str, typer.Option(metavar="RATE", help="Fee per side, 0.001 = 0.1%.")
-    ] = "0.001",
-    slippage_bps: Annotated[
-        str, typer.Option(metavar="BPS", help="Slippage against each fill, in bps.")
-    ] = "0",
-    fill: Annotated[
-        str,
-        typer.Option(
-            metavar="next-open|close",
-            help="Fill at the next candle's open or at the signal candle's close.",
-        ),
-    ] = "next-open",
-    stake: Annotated[
-        str,
-        typer.Option(
-            metavar="all|PCT%|AMOUNT",
-            help="All-in, a share of equity (25%) or a quote amount (500).",
-        ),
-    ] = "all",
-    start: Annotated[
-        str | None,
-        typer.Option(metavar="DATE", help="First open time, ISO 8601 UTC, inclusive."),
-    ] = None,
-    end: Annotated[
-        str | None,
-        typer.Option(metavar="DATE", help="End, ISO 8601 UTC, exclusive."),
-    ] = None,
+    cash: CashOption = "10000",
+    fee_rate: FeeRateOption = "0.001",
+    slippage_bps: SlippageOption = "0",
+    fill: FillOption = "next-open",
+    stake: StakeOption = "all",
+    start: StartOption = None,
+    end: EndOption = None,
     report: Annotated[
         Path | None,
         typer.Option(metavar="FILE.html", help="Write a self-contained HTML report."),

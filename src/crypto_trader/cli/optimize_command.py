@@ -16,7 +16,18 @@ import typer
 from rich.table import Table
 
 from crypto_trader.cli import context
-from crypto_trader.cli.backtest_commands import _required, _span, format_value
+from crypto_trader.cli.backtest_commands import (
+    CashOption,
+    EndOption,
+    FeeRateOption,
+    FillOption,
+    SlippageOption,
+    StakeOption,
+    StartOption,
+    _required,
+    _span,
+    format_value,
+)
 from crypto_trader.cli.context import console, print_json, say, state
 from crypto_trader.errors import InputError
 
@@ -74,37 +85,13 @@ def optimize(
             "and test on it.",
         ),
     ] = None,
-    cash: Annotated[
-        str, typer.Option(metavar="AMOUNT", help="Starting cash in the quote currency.")
-    ] = "10000",
-    fee_rate: Annotated[
-        str, typer.Option(metavar="RATE", help="Fee per side, 0.001 = 0.1%.")
-    ] = "0.001",
-    slippage_bps: Annotated[
-        str, typer.Option(metavar="BPS", help="Slippage against each fill, in bps.")
-    ] = "0",
-    fill: Annotated[
-        str,
-        typer.Option(
-            metavar="next-open|close",
-            help="Fill at the next candle's open or at the signal candle's close.",
-        ),
-    ] = "next-open",
-    stake: Annotated[
-        str,
-        typer.Option(
-            metavar="all|PCT%|AMOUNT",
-            help="All-in, a share of equity (25%) or a quote amount (500).",
-        ),
-    ] = "all",
-    start: Annotated[
-        str | None,
-        typer.Option(metavar="DATE", help="First open time, ISO 8601 UTC, inclusive."),
-    ] = None,
-    end: Annotated[
-        str | None,
-        typer.Option(metavar="DATE", help="End, ISO 8601 UTC, exclusive."),
-    ] = None,
+    cash: CashOption = "10000",
+    fee_rate: FeeRateOption = "0.001",
+    slippage_bps: SlippageOption = "0",
+    fill: FillOption = "next-open",
+    stake: StakeOption = "all",
+    start: StartOption = None,
+    end: EndOption = None,
     json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Search a strategy's parameters for the best backtest metric."""
