@@ -53,35 +53,21 @@ def check_key(
     """Read the key's rights, judge them, store and audit the result."""
     record = installation.vault.authentic(label)
     now = format_utc(clock())
+
+    def unjudged(status: str, warning: str) -> KeyCheck:
+        check = KeyCheck(record.label, record.exchange, now, status, warnings=[warning])
+        return _store(installation, record.id, check)
+
     try:
         rights = read_key_rights(door)
     except ExchangeAuthenticationError as exc:
-        check = KeyCheck(
-            record.label,
-            record.exchange,
-            now,
-            "failed",
-            warnings=[f"the exchange refused the key: {exc}"],
-        )
-        return _store(installation, record.id, check)
+        return unjudged("failed", f"the exchange refused the key: {exc}")
     except UNREACHABLE as exc:
-        check = KeyCheck(
-            record.label,
-            record.exchange,
-            now,
-            "pending",
-            warnings=[f"the exchange could not be reached ({exc})"],
-        )
-        return _store(installation, record.id, check)
+        return unjudged("pending", f"the exchange could not be reached ({exc})")
     if rights is None:
-        check = KeyCheck(
-            record.label,
-            record.exchange,
-            now,
-            "unsupported",
-            warnings=[f"{record.exchange} does not report a key's rights"],
+        return unjudged(
+            "unsupported", f"{record.exchange} does not report a key's rights"
         )
-        return _store(installation, record.id, check)
     check = judge(
         record.label,
         record.exchange,

@@ -43,6 +43,26 @@ DEMO_REPORT = "demo-sma_cross.html"
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
+StrategyOption = Annotated[
+    str | None,
+    typer.Option(
+        metavar="NAME",
+        help="A built-in (see `strategies list`) or path/to/file.py:ClassName.",
+    ),
+]
+
+ExchangeOption = Annotated[
+    str | None, typer.Option(metavar="EX", help="ccxt exchange id, e.g. coinbase.")
+]
+
+SymbolOption = Annotated[
+    str | None, typer.Option(metavar="SYM", help="Market as BASE/QUOTE.")
+]
+
+TimeframeOption = Annotated[
+    str | None, typer.Option(metavar="TF", help="Candle length, e.g. 1h.")
+]
+
 CashOption = Annotated[
     str, typer.Option(metavar="AMOUNT", help="Starting cash in the quote currency.")
 ]
@@ -85,22 +105,10 @@ EndOption = Annotated[
 @backtest_app.callback()
 def backtest(
     ctx: typer.Context,
-    strategy: Annotated[
-        str | None,
-        typer.Option(
-            metavar="NAME",
-            help="A built-in (see `strategies list`) or path/to/file.py:ClassName.",
-        ),
-    ] = None,
-    exchange: Annotated[
-        str | None, typer.Option(metavar="EX", help="ccxt exchange id, e.g. coinbase.")
-    ] = None,
-    symbol: Annotated[
-        str | None, typer.Option(metavar="SYM", help="Market as BASE/QUOTE.")
-    ] = None,
-    timeframe: Annotated[
-        str | None, typer.Option(metavar="TF", help="Candle length, e.g. 1h.")
-    ] = None,
+    strategy: StrategyOption = None,
+    exchange: ExchangeOption = None,
+    symbol: SymbolOption = None,
+    timeframe: TimeframeOption = None,
     param: Annotated[
         list[str] | None,
         typer.Option(metavar="NAME=VALUE", help="A strategy parameter; repeatable."),

@@ -19,11 +19,15 @@ from crypto_trader.cli import context
 from crypto_trader.cli.backtest_commands import (
     CashOption,
     EndOption,
+    ExchangeOption,
     FeeRateOption,
     FillOption,
     SlippageOption,
     StakeOption,
     StartOption,
+    StrategyOption,
+    SymbolOption,
+    TimeframeOption,
     _required,
     _span,
     format_value,
@@ -40,22 +44,10 @@ TOP = 10
 
 def optimize(
     ctx: typer.Context,
-    strategy: Annotated[
-        str | None,
-        typer.Option(
-            metavar="NAME",
-            help="A built-in (see `strategies list`) or path/to/file.py:ClassName.",
-        ),
-    ] = None,
-    exchange: Annotated[
-        str | None, typer.Option(metavar="EX", help="ccxt exchange id, e.g. coinbase.")
-    ] = None,
-    symbol: Annotated[
-        str | None, typer.Option(metavar="SYM", help="Market as BASE/QUOTE.")
-    ] = None,
-    timeframe: Annotated[
-        str | None, typer.Option(metavar="TF", help="Candle length, e.g. 1h.")
-    ] = None,
+    strategy: StrategyOption = None,
+    exchange: ExchangeOption = None,
+    symbol: SymbolOption = None,
+    timeframe: TimeframeOption = None,
     param: Annotated[
         list[str] | None,
         typer.Option(
