@@ -42,6 +42,7 @@ class Installation:
     vault: KeyVault
     gate: PermissionGate
     settings: Settings
+    clock: Clock = system_clock
 
     @classmethod
     def open(
@@ -85,6 +86,7 @@ class Installation:
             vault,
             PermissionGate(vault, audit),
             Settings(audit),
+            clock,
         )
 
     def verify_audit(self) -> ChainReport:

@@ -26,6 +26,22 @@ def _bounded_int(low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
+def _non_negative(high: float = 1e15, inclusive: bool = True) -> Callable[[str], float]:
+    bound = f"from 0 to {high:g}" if inclusive else f"from 0 to below {high:g}"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text.strip())
+        except ValueError:
+            raise InputError(f"expected a number {bound}") from None
+        inside = value <= high if inclusive else value < high
+        if not (value >= 0 and inside):  # written so that NaN is refused
+            raise InputError(f"expected a number {bound}")
+        return value
+
+    return parse
+
+
 def _choice(*options: str) -> Callable[[str], str]:
     def parse(text: str) -> str:
         value = text.strip().upper()
@@ -72,6 +88,42 @@ SETTINGS: dict[str, Setting] = {
             "INFO",
             _choice("DEBUG", "INFO", "WARNING", "ERROR"),
             "the level of the diagnostic log in logs/",
+        ),
+        Setting(
+            "risk.max_position_value",
+            0.0,
+            _non_negative(),
+            "most quote value one symbol's position may reach by an entry; 0 = off",
+        ),
+        Setting(
+            "risk.max_open_orders",
+            0,
+            _bounded_int(0, 1000),
+            "most orders a trading session may have open for entries; 0 = off",
+        ),
+        Setting(
+            "risk.max_daily_loss_pct",
+            0.0,
+            _non_negative(100.0),
+            "percent of the day's starting equity whose loss halts trading; 0 = off",
+        ),
+        Setting(
+            "risk.stop_loss_pct",
+            0.0,
+            _non_negative(100.0, inclusive=False),
+            "stop-loss below the entry price in percent, over the strategy's; 0 = off",
+        ),
+        Setting(
+            "risk.take_profit_pct",
+            0.0,
+            _non_negative(),
+            "take-profit above the entry in percent, over the strategy's; 0 = off",
+        ),
+        Setting(
+            "trade.poll_seconds",
+            0.0,
+            _non_negative(3600.0),
+            "seconds between a live session's polls of the exchange; 0 = automatic",
         ),
         Setting(
             "exchange.extra_ca_file",

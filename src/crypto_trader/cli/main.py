@@ -18,6 +18,7 @@ from crypto_trader.cli import (
     exchange_commands,
     keys_commands,
     optimize_command,
+    trade_commands,
 )
 from crypto_trader.cli.context import AppState, errors, say, state
 from crypto_trader.cli.report_command import security_report
@@ -46,6 +47,7 @@ app.add_typer(backtest_commands.backtest_app, name="backtest")
 app.command("optimize")(optimize_command.optimize)
 app.add_typer(backtest_commands.strategies_app, name="strategies")
 app.command("demo")(backtest_commands.demo)
+app.add_typer(trade_commands.trade_app, name="trade")
 
 
 def _version(value: bool) -> None:

@@ -155,11 +155,16 @@ class OrderDesk:
             }
         return market
 
-    def place(self, order: OrderRequest) -> dict[str, Any]:
-        """Send an order once; an unanswered one is looked up by our id, not re-sent."""
+    def place(
+        self, order: OrderRequest, client_id: str | None = None
+    ) -> dict[str, Any]:
+        """Send an order once; an unanswered one is looked up by our id, not re-sent.
+
+        `client_id` is the id the caller stored the order under, if it did.
+        """
         self._door.check(RequestKind.TRADE, "create_order")
         check_against_market(self.market(order.symbol), order)
-        client_id = new_client_order_id(self._door.exchange_id)
+        client_id = client_id or new_client_order_id(self._door.exchange_id)
         details = order.audit_details(self._door.exchange_id, client_id)
         self._audit.record(
             EventType.TRADING_OPERATION, details | {"action": "submitted"}

@@ -1,0 +1,223 @@
+"""A session's books: its sleeves and orders, each change stored and audited.
+
+Every order and fill passes through here. An order is stored before it is sent;
+a fill updates the order, the sleeve and the session's cursor in the same
+transaction as its TRADING_OPERATION record, so a crash at any point leaves the
+books, the orders and the audit log in agreement.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from crypto_trader.audit.audit_log import AuditLog
+from crypto_trader.audit.events import EventType
+from crypto_trader.backtest.model import EngineConfig
+from crypto_trader.trading.model import Mode, OrderState
+from crypto_trader.trading.sleeve import Sleeve
+from crypto_trader.trading.store import SessionRow, TradeOrder, TradeStore
+
+log = logging.getLogger(__name__)
+
+Notify = Callable[[str], None]
+
+
+class Books:
+    """The sleeves and in-flight orders of one running session."""
+
+    def __init__(
+        self,
+        store: TradeStore,
+        audit: AuditLog,
+        session: SessionRow,
+        config: EngineConfig,
+        notify: Notify,
+    ) -> None:
+        self.store = store
+        self.audit = audit
+        self.session = session
+        self.session_id = session.id
+        self.config = config
+        self.mode = session.spec.mode
+        self.exchange = session.spec.exchange
+        self.notify = notify
+        self.sleeves = store.sleeves(session.id)
+        self.in_flight: dict[str, TradeOrder] = {
+            o.client_id: o for o in store.orders(session.id, in_flight=True)
+        }
+
+    def equity(self) -> float:
+        """Cash plus every position at its last price."""
+        return sum(sleeve.equity() for sleeve in self.sleeves.values())
+
+    def orders_of(self, symbol: str) -> list[TradeOrder]:
+        """The in-flight orders of one symbol."""
+        return [o for o in self.in_flight.values() if o.symbol == symbol]
+
+    def new_client_id(self) -> str:
+        """Our id for an order, in a form every supported exchange accepts."""
+        if self.exchange.startswith("kraken"):
+            return str(uuid.uuid4())
+        return f"ct-{uuid.uuid4().hex[:24]}"
+
+    def open_order(
+        self,
+        symbol: str,
+        side: str,
+        kind: str,
+        amount: float | None,
+        price: float | None,
+        reason: str,
+        candle_ms: int,
+    ) -> TradeOrder:
+        """Store a new order (state new) before anything is sent."""
+        order = TradeOrder(
+            client_id=self.new_client_id(),
+            session_id=self.session_id,
+            symbol=symbol,
+            side=side,
+            type=kind,
+            amount=amount,
+            price=price,
+            reason=reason,
+            candle_ms=candle_ms,
+        )
+        if self.mode is Mode.PAPER:
+            # A paper order is placed the moment it is stored: record both at once.
+            details = self._details(order) | {"action": "placed"}
+            with self.audit.recording(EventType.TRADING_OPERATION, details) as rec:
+                self.store.insert_order(rec.conn, order)
+                self.store.set_fields(rec.conn, self.session_id, cursor_ms=candle_ms)
+        else:
+            with self.store.db.write() as conn:
+                self.store.insert_order(conn, order)
+                self.store.set_fields(conn, self.session_id, cursor_ms=candle_ms)
+        self.in_flight[order.client_id] = order
+        return order
+
+    def update(self, order: TradeOrder) -> TradeOrder:
+        """Store a change of state or exchange id that moves no money."""
+        with self.store.db.write() as conn:
+            self.store.update_order(conn, order)
+        self._track(order)
+        return order
+
+    def fill(
+        self,
+        order: TradeOrder,
+        amount: float,
+        price: float,
+        fee: float,
+        candle_ms: int,
+        watch_from_ms: int,
+        whole_exit: bool = True,
+    ) -> TradeOrder:
+        """Book a fill of `amount` at `price` (fee in quote) against `order`."""
+        sleeve = self.sleeves[order.symbol]
+        before = replace(sleeve)
+        pnl = self._apply(sleeve, order, amount, price, fee, watch_from_ms, whole_exit)
+        filled = order.filled + amount
+        done = order.amount is None or filled >= order.amount * (1 - 1e-12)
+        updated = replace(
+            order,
+            amount=order.amount if order.amount is not None else amount,
+            state=OrderState.FILLED if done else OrderState.PARTIALLY_FILLED,
+            filled=filled,
+            cost=order.cost + amount * price,
+            fee=order.fee + fee,
+        )
+        details = self._details(updated) | {
+            "action": "filled",
+            "fill_amount": amount,
+            "fill_price": price,
+            "fee": fee,
+        }
+        if pnl is not None:
+            details["pnl"] = pnl
+        try:
+            with self.audit.recording(EventType.TRADING_OPERATION, details) as rec:
+                self.store.update_order(rec.conn, updated)
+                self.store.insert_fill(
+                    rec.conn, updated, amount, price, fee, candle_ms, updated.reason
+                )
+                self.store.save_sleeve(rec.conn, self.session_id, sleeve)
+                self.store.set_fields(rec.conn, self.session_id, cursor_ms=candle_ms)
+        except BaseException:
+            self.sleeves[order.symbol] = before  # nothing was stored
+            raise
+        self._track(updated)
+        return updated
+
+    def close(
+        self, order: TradeOrder, state: OrderState, note: str, audit_action: str | None
+    ) -> TradeOrder:
+        """End an order that will not fill (more): cancelled or rejected."""
+        closed = replace(order, state=state, note=note)
+        if audit_action is None:
+            return self.update(closed)
+        details = self._details(closed) | {"action": audit_action, "note": note}
+        with self.audit.recording(EventType.TRADING_OPERATION, details) as rec:
+            self.store.update_order(rec.conn, closed)
+        self._track(closed)
+        return closed
+
+    def _apply(
+        self,
+        sleeve: Sleeve,
+        order: TradeOrder,
+        amount: float,
+        price: float,
+        fee: float,
+        watch_from_ms: int,
+        whole_exit: bool,
+    ) -> float | None:
+        if order.side == "buy":
+            if order.filled > 0.0 and sleeve.long:
+                sleeve.add(price, amount, fee)
+            else:
+                sleeve.buy(price, amount, fee, self.config)
+                sleeve.watch_from_ms = watch_from_ms
+            return None
+        last_part = order.amount is None or order.filled + amount >= order.amount
+        return sleeve.sell(price, amount, fee, whole=whole_exit and last_part)
+
+    def _track(self, order: TradeOrder) -> None:
+        if order.state.in_flight:
+            self.in_flight[order.client_id] = order
+        else:
+            self.in_flight.pop(order.client_id, None)
+
+    def _details(self, order: TradeOrder) -> dict[str, Any]:
+        return {
+            "mode": self.mode.value,
+            "session": self.session_id,
+            "exchange": self.exchange,
+            "symbol": order.symbol,
+            "side": order.side,
+            "type": order.type,
+            "amount": order.amount,
+            "price": order.price,
+            "reason": order.reason,
+            "client_order_id": order.client_id,
+            "order_id": order.exchange_id,
+            "state": order.state.value,
+        }
+
+    def save_marks(self) -> None:
+        """The last prices, for `trade status`."""
+        self.store.save_marks(self.session_id, self.sleeves.values())
+
+    def any_in_flight(self, symbol: str) -> bool:
+        """Whether `symbol` has an order that may still fill."""
+        return any(o.symbol == symbol for o in self.in_flight.values())
+
+    def log_fill(self, order: TradeOrder, amount: float, price: float) -> None:
+        """One line on the terminal (live and public-data paper sessions)."""
+        self.notify(
+            f"{order.symbol} {order.side} {amount:.8g} at {price:.8g} "
+            f"({self.mode.value}, {order.reason})"
+        )
