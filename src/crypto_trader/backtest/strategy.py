@@ -3,7 +3,8 @@
 A strategy computes its indicators over whole numpy arrays and says, for each candle,
 whether to enter or exit a long position at that candle's close. It never knows whether
 it runs in a backtest, on paper or live. A decision at candle i may depend only on
-candles 0..i: no look-ahead.
+candles 0..i: no look-ahead. Paper and live trading ask for the same decisions one
+closed candle at a time through `stream()`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 
+from crypto_trader.backtest.streaming import SignalStream, WindowedStream
 from crypto_trader.errors import InputError
 from crypto_trader.market_data.candles import Candles
 
@@ -78,6 +80,9 @@ class Strategy(ABC):
 
     name: ClassVar[str]
     params: ClassVar[tuple[Param, ...]] = ()
+    # How many recent candles the default `stream()` hands to `signals()` at each
+    # candle in paper and live trading: more than any look-back the strategy has.
+    live_history: ClassVar[int] = 1000
 
     def __init__(self, **values: Any) -> None:
         known = {p.name: p for p in self.params}
@@ -103,6 +108,17 @@ class Strategy(ABC):
     def stops(self) -> Stops:
         """Protective exits; none unless the strategy sets them."""
         return Stops()
+
+    def stream(self) -> SignalStream:
+        """Decisions one closed candle at a time, for paper and live trading.
+
+        By default `signals()` runs over the last `live_history` candles at each
+        candle: the backtest's decisions only where they depend on fewer candles
+        than that and on no state carried from earlier ones (an SMA, not an EMA
+        or RSI; see WindowedStream). A strategy that overrides this with a stream
+        of its own decides exactly as in the backtest, at a small cost per candle.
+        """
+        return WindowedStream(self, self.live_history)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v}" for k, v in self.values.items())

@@ -6,6 +6,11 @@ from typing import ClassVar
 
 from crypto_trader.backtest.indicators import bollinger_bands, crossings
 from crypto_trader.backtest.strategy import Param, Signals, Stops, Strategy
+from crypto_trader.backtest.streaming import (
+    BollingerStream,
+    CrossingStream,
+    SignalStream,
+)
 from crypto_trader.market_data.candles import Candles
 
 
@@ -43,6 +48,32 @@ class BollingerBreakout(Strategy):
         indicators = {"lower band": lower, "middle band": middle, "upper band": upper}
         return Signals(breaks_out, falls_back, indicators)
 
+    def stream(self) -> SignalStream:
+        """The same close crossing the same bands, one candle at a time."""
+        return BollingerBreakoutStream(
+            int(self.values["window"]), float(self.values["width"])
+        )
+
     def stops(self) -> Stops:
         """The trailing stop, unless it is 0."""
         return Stops(trailing_stop=float(self.values["trailing_stop"]) or None)
+
+
+class BollingerBreakoutStream(SignalStream):
+    """bollinger_breakout's decisions one candle at a time, as its signals()."""
+
+    __slots__ = ("_bands", "_breaks_out", "_falls_back")
+
+    def __init__(self, window: int, width: float) -> None:
+        self._bands = BollingerStream(window, width)
+        self._breaks_out, self._falls_back = CrossingStream(), CrossingStream()
+
+    def update(
+        self, open: float, high: float, low: float, close: float, volume: float
+    ) -> tuple[bool, bool]:
+        """(entry, exit): the close crossing above the upper band, or below the mean."""
+        price = float(close)
+        _, middle, upper = self._bands.update(price)
+        breaks_out, _ = self._breaks_out.update(price, upper)
+        _, falls_back = self._falls_back.update(price, middle)
+        return breaks_out, falls_back

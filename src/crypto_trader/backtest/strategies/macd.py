@@ -6,6 +6,7 @@ from typing import ClassVar
 
 from crypto_trader.backtest import indicators
 from crypto_trader.backtest.strategy import Param, Signals, Strategy
+from crypto_trader.backtest.streaming import CrossingStream, MacdStream, SignalStream
 from crypto_trader.errors import InputError
 from crypto_trader.market_data.candles import Candles
 
@@ -44,3 +45,28 @@ class Macd(Strategy):
         up, down = indicators.crossings(line, signal)
         shown = {"macd": line, "signal": signal, "histogram": histogram}
         return Signals(up, down, shown)
+
+    def stream(self) -> SignalStream:
+        """The same lines crossing, one candle at a time."""
+        return MacdSignalStream(
+            int(self.values["fast"]),
+            int(self.values["slow"]),
+            int(self.values["signal"]),
+        )
+
+
+class MacdSignalStream(SignalStream):
+    """macd's decisions one candle at a time, bit for bit as its signals()."""
+
+    __slots__ = ("_crossing", "_lines")
+
+    def __init__(self, fast: int, slow: int, signal: int) -> None:
+        self._lines = MacdStream(fast, slow, signal)
+        self._crossing = CrossingStream()
+
+    def update(
+        self, open: float, high: float, low: float, close: float, volume: float
+    ) -> tuple[bool, bool]:
+        """(entry, exit): the MACD line crossing above its signal line, or below."""
+        line, signal, _ = self._lines.update(float(close))
+        return self._crossing.update(line, signal)

@@ -8,6 +8,7 @@ import numpy as np
 
 from crypto_trader.backtest.indicators import crossings, rsi
 from crypto_trader.backtest.strategy import Param, Signals, Stops, Strategy
+from crypto_trader.backtest.streaming import CrossingStream, RsiStream, SignalStream
 from crypto_trader.errors import InputError
 from crypto_trader.market_data.candles import Candles
 
@@ -52,6 +53,34 @@ class RsiReversion(Strategy):
         rises_above, _ = crossings(strength, overbought)
         return Signals(falls_below, rises_above, {"rsi": strength})
 
+    def stream(self) -> SignalStream:
+        """The same RSI crossing the same levels, one candle at a time."""
+        return RsiReversionStream(
+            int(self.values["period"]),
+            float(self.values["oversold"]),
+            float(self.values["overbought"]),
+        )
+
     def stops(self) -> Stops:
         """The stop-loss, unless it is 0."""
         return Stops(stop_loss=float(self.values["stop_loss"]) or None)
+
+
+class RsiReversionStream(SignalStream):
+    """rsi_reversion's decisions one candle at a time, bit for bit as its signals()."""
+
+    __slots__ = ("_falls", "_overbought", "_oversold", "_rises", "_strength")
+
+    def __init__(self, period: int, oversold: float, overbought: float) -> None:
+        self._strength = RsiStream(period)
+        self._oversold, self._overbought = oversold, overbought
+        self._falls, self._rises = CrossingStream(), CrossingStream()
+
+    def update(
+        self, open: float, high: float, low: float, close: float, volume: float
+    ) -> tuple[bool, bool]:
+        """(entry, exit): the RSI falling below oversold, or rising above overbought."""
+        strength = self._strength.update(float(close))
+        _, falls_below = self._falls.update(strength, self._oversold)
+        rises_above, _ = self._rises.update(strength, self._overbought)
+        return falls_below, rises_above

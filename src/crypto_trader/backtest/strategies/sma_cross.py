@@ -6,6 +6,7 @@ from typing import ClassVar
 
 from crypto_trader.backtest.indicators import crossings, sma
 from crypto_trader.backtest.strategy import Param, Signals, Strategy
+from crypto_trader.backtest.streaming import CrossingStream, SignalStream, SmaStream
 from crypto_trader.errors import InputError
 from crypto_trader.market_data.candles import Candles
 
@@ -42,3 +43,24 @@ class SmaCross(Strategy):
         up, down = crossings(fast, slow)
         indicators = {f"sma({fast_window})": fast, f"sma({slow_window})": slow}
         return Signals(up, down, indicators)
+
+    def stream(self) -> SignalStream:
+        """The same crossings of the same averages, one candle at a time."""
+        return SmaCrossStream(int(self.values["fast"]), int(self.values["slow"]))
+
+
+class SmaCrossStream(SignalStream):
+    """sma_cross's decisions one candle at a time, bit for bit as its signals()."""
+
+    __slots__ = ("_crossing", "_fast", "_slow")
+
+    def __init__(self, fast: int, slow: int) -> None:
+        self._fast, self._slow = SmaStream(fast), SmaStream(slow)
+        self._crossing = CrossingStream()
+
+    def update(
+        self, open: float, high: float, low: float, close: float, volume: float
+    ) -> tuple[bool, bool]:
+        """(entry, exit): the fast average crossing up, or down, through the slow."""
+        price = float(close)
+        return self._crossing.update(self._fast.update(price), self._slow.update(price))
