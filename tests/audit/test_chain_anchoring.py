@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from crypto_trader.audit.events import EventType
 from crypto_trader.errors import VaultError, WrongPassphraseError
 from crypto_trader.installation import Installation
 from crypto_trader.vault.key_record import Permission
@@ -164,3 +165,42 @@ def test_a_stale_master_key_in_a_long_running_process_never_seals_a_record(
     assert [r.label for r in other.vault.records()] == ["main", "spare"]
     assert other.vault.verify_all() == []
     assert other.verify_audit().ok
+
+
+def test_a_batch_of_records_is_committed_and_anchored_as_one(
+    chain: Installation, open_home: Opener
+) -> None:
+    entries = [
+        (EventType.TRADING_OPERATION, {"action": "placed", "n": n}) for n in range(5)
+    ]
+    before = read_head_document(chain.home)["seq"]
+
+    with chain.audit.recording_many(entries) as conn:
+        conn.execute("INSERT INTO meta (name, value) VALUES ('batch', 'done')")
+
+    head = read_head_document(chain.home)
+    records = chain.audit.records("TRADING_OPERATION")
+    assert [r.details["n"] for r in records] == [0, 1, 2, 3, 4]
+    assert head["seq"] == before + 5
+    assert open_home().verify_audit().ok
+
+
+def test_a_failed_batch_leaves_neither_records_nor_its_writes(
+    chain: Installation,
+) -> None:
+    entries = [(EventType.TRADING_OPERATION, {"n": n}) for n in range(3)]
+    head_before = read_head_document(chain.home)
+
+    def half_done() -> None:
+        with chain.audit.recording_many(entries) as conn:
+            conn.execute("INSERT INTO meta (name, value) VALUES ('batch', 'half')")
+            raise RuntimeError("mid-batch")
+
+    with pytest.raises(RuntimeError, match="mid-batch"):
+        half_done()
+
+    assert chain.audit.records("TRADING_OPERATION") == []
+    found = chain.db.connection.execute("SELECT 1 FROM meta WHERE name = 'batch'")
+    assert found.fetchone() is None
+    assert read_head_document(chain.home) == head_before
+    assert chain.verify_audit().ok

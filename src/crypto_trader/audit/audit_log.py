@@ -6,7 +6,7 @@ import contextlib
 import json
 import logging
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -75,6 +75,27 @@ class AuditLog:
         self, event_type: EventType, details: dict[str, Any] | None = None
     ) -> Iterator[Recording]:
         """Do an operation and record it in one transaction: both happen, or neither."""
+        with self._audited(lambda done: [(event_type, done.details)], details) as rec:
+            yield rec
+
+    @contextlib.contextmanager
+    def recording_many(
+        self, entries: Sequence[tuple[EventType, dict[str, Any]]]
+    ) -> Iterator[sqlite3.Connection]:
+        """Several operations and their records in one transaction, in order.
+
+        For a burst of events (a replayed session's orders and fills): one commit
+        and one head update for all of them instead of one each.
+        """
+        with self._audited(lambda done: list(entries)) as recording:
+            yield recording.conn
+
+    @contextlib.contextmanager
+    def _audited(
+        self,
+        entries: Callable[[Recording], list[tuple[EventType, dict[str, Any]]]],
+        details: dict[str, Any] | None = None,
+    ) -> Iterator[Recording]:
         with exclusive_lock(self._lock_path):
             with self.db.write() as conn:
                 recording = Recording(conn, dict(details or {}))
@@ -83,11 +104,13 @@ class AuditLog:
                 key = recording.signing_key or self._signing_key(conn, provided)
                 if key is not None:
                     self._guard_head(conn, [k for k in (key, provided) if k])
-                record = self._append(conn, event_type, recording.details)
-                if key is not None:
-                    self._write_head(record, key, pending=True)
-            if key is not None:
-                self._confirm_head(record, key)
+                records = [
+                    self._append(conn, kind, d) for kind, d in entries(recording)
+                ]
+                if key is not None and records:
+                    self._write_head(records[0], records[-1], key)
+            if key is not None and records:
+                self._confirm_head(records[-1], key)
 
     def record(self, event_type: EventType, details: dict[str, Any]) -> None:
         """Append one record on its own."""
@@ -168,18 +191,16 @@ class AuditLog:
         )
 
     def _write_head(
-        self, record: AuditRecord, key: MasterKey, *, pending: bool
+        self, first: AuditRecord, last: AuditRecord, key: MasterKey
     ) -> None:
-        if pending:
-            head = AuditHead(
-                record.seq - 1,
-                record.prev_hash,
-                key.fingerprint,
-                record.seq,
-                record.hash,
-            )
-        else:
-            head = AuditHead(record.seq, record.hash, key.fingerprint)
+        # Pending: the head still vouches for the chain before `first`, and names
+        # `last` as the record being committed.
+        pending = AuditHead(
+            first.seq - 1, first.prev_hash, key.fingerprint, last.seq, last.hash
+        )
+        self._store_head(pending, key)
+
+    def _store_head(self, head: AuditHead, key: MasterKey) -> None:
         try:
             write_head(self.head_path, head, key)
         except OSError as exc:
@@ -192,7 +213,7 @@ class AuditLog:
         # The record is committed and the pending entry already anchors it, so a
         # failure here must not claim that nothing happened.
         try:
-            self._write_head(record, key, pending=False)
+            self._store_head(AuditHead(record.seq, record.hash, key.fingerprint), key)
         except AuditWriteError:
             log.warning(
                 "the audit head could not be confirmed after record %s; its pending "

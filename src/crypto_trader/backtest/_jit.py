@@ -39,3 +39,13 @@ def inlined(function: Kernel) -> Kernel:
     copied into its caller costs none.
     """
     return cast(Kernel, numba.njit(inline="always", **_OPTIONS)(function))
+
+
+def interpreted(kernel: Callable[..., Any]) -> Callable[..., Any]:
+    """The Python function a numba kernel was made from, run by the interpreter.
+
+    For a caller outside the kernels that asks one thing at a time (a live
+    runner), this skips the dispatcher's argument checks and its compilation on
+    first use, and runs the very same statements.
+    """
+    return cast(Callable[..., Any], getattr(kernel, "py_func", kernel))

@@ -4,13 +4,22 @@ Every order and fill passes through here. An order is stored before it is sent;
 a fill updates the order, the sleeve and the session's cursor in the same
 transaction as its TRADING_OPERATION record, so a crash at any point leaves the
 books, the orders and the audit log in agreement.
+
+A replay (`grouped`) commits its writes in groups instead: one transaction and
+one audit head update for every few hundred events or half a second. Nothing
+outside the machine depends on a replay's orders, and its session cursor moves
+only with what was committed, so after a crash the restarted replay computes the
+lost tail again, identically, from the candles after the cursor.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import sqlite3
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -24,6 +33,11 @@ from crypto_trader.trading.store import SessionRow, TradeOrder, TradeStore
 log = logging.getLogger(__name__)
 
 Notify = Callable[[str], None]
+Write = Callable[[sqlite3.Connection], None]
+AuditEntry = tuple[EventType, dict[str, Any]]
+
+GROUP_EVENTS = 256
+GROUP_SECONDS = 0.5
 
 
 class Books:
@@ -36,6 +50,8 @@ class Books:
         session: SessionRow,
         config: EngineConfig,
         notify: Notify,
+        grouped: bool = False,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
         self.audit = audit
@@ -49,6 +65,11 @@ class Books:
         self.in_flight: dict[str, TradeOrder] = {
             o.client_id: o for o in store.orders(session.id, in_flight=True)
         }
+        self._grouped = grouped
+        self._monotonic = monotonic
+        self._writes: list[Write] = []
+        self._entries: list[AuditEntry] = []
+        self._flush_at = 0.0
 
     def equity(self) -> float:
         """Cash plus every position at its last price."""
@@ -86,23 +107,18 @@ class Books:
             reason=reason,
             candle_ms=candle_ms,
         )
-        if self.mode is Mode.PAPER:
-            # A paper order is placed the moment it is stored: record both at once.
-            details = self._details(order) | {"action": "placed"}
-            with self.audit.recording(EventType.TRADING_OPERATION, details) as rec:
-                self.store.insert_order(rec.conn, order)
-                self.store.set_fields(rec.conn, self.session_id, cursor_ms=candle_ms)
-        else:
-            with self.store.db.write() as conn:
-                self.store.insert_order(conn, order)
-                self.store.set_fields(conn, self.session_id, cursor_ms=candle_ms)
+        # A paper order is placed the moment it is stored: record both at once.
+        placed = self._details(order) | {"action": "placed"}
+        self._commit(
+            lambda conn: self._store_new(conn, order),
+            placed if self.mode is Mode.PAPER else None,
+        )
         self.in_flight[order.client_id] = order
         return order
 
     def update(self, order: TradeOrder) -> TradeOrder:
         """Store a change of state or exchange id that moves no money."""
-        with self.store.db.write() as conn:
-            self.store.update_order(conn, order)
+        self._commit(lambda conn: self.store.update_order(conn, order))
         self._track(order)
         return order
 
@@ -138,14 +154,18 @@ class Books:
         }
         if pnl is not None:
             details["pnl"] = pnl
+        kept = replace(sleeve)  # as it is now, whenever the write is committed
+
+        def write(conn: sqlite3.Connection) -> None:
+            self.store.update_order(conn, updated)
+            self.store.insert_fill(
+                conn, updated, amount, price, fee, candle_ms, updated.reason
+            )
+            self.store.save_sleeve(conn, self.session_id, kept)
+            self.store.set_fields(conn, self.session_id, cursor_ms=candle_ms)
+
         try:
-            with self.audit.recording(EventType.TRADING_OPERATION, details) as rec:
-                self.store.update_order(rec.conn, updated)
-                self.store.insert_fill(
-                    rec.conn, updated, amount, price, fee, candle_ms, updated.reason
-                )
-                self.store.save_sleeve(rec.conn, self.session_id, sleeve)
-                self.store.set_fields(rec.conn, self.session_id, cursor_ms=candle_ms)
+            self._commit(write, details)
         except BaseException:
             self.sleeves[order.symbol] = before  # nothing was stored
             raise
@@ -160,10 +180,53 @@ class Books:
         if audit_action is None:
             return self.update(closed)
         details = self._details(closed) | {"action": audit_action, "note": note}
-        with self.audit.recording(EventType.TRADING_OPERATION, details) as rec:
-            self.store.update_order(rec.conn, closed)
+        self._commit(lambda conn: self.store.update_order(conn, closed), details)
         self._track(closed)
         return closed
+
+    # Writing
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A transaction of the runner's own, after every write before it."""
+        self.flush()
+        with self.store.db.write() as conn:
+            yield conn
+
+    def flush(self) -> None:
+        """Commit the grouped writes, with their audit records, in one transaction."""
+        if not self._writes:
+            return
+        writes, entries = self._writes, self._entries
+        with contextlib.ExitStack() as stack:
+            if entries:
+                conn = stack.enter_context(self.audit.recording_many(entries))
+            else:
+                conn = stack.enter_context(self.store.db.write())
+            for write in writes:
+                write(conn)
+        self._writes, self._entries = [], []
+        self._flush_at = self._monotonic() + GROUP_SECONDS
+
+    def _commit(self, write: Write, details: dict[str, Any] | None = None) -> None:
+        if self._grouped:
+            self._writes.append(write)
+            if details is not None:
+                self._entries.append((EventType.TRADING_OPERATION, details))
+            due = len(self._writes) >= GROUP_EVENTS
+            if due or self._monotonic() >= self._flush_at:
+                self.flush()
+            return
+        if details is None:
+            with self.store.db.write() as conn:
+                write(conn)
+            return
+        with self.audit.recording(EventType.TRADING_OPERATION, details) as rec:
+            write(rec.conn)
+
+    def _store_new(self, conn: sqlite3.Connection, order: TradeOrder) -> None:
+        self.store.insert_order(conn, order)
+        self.store.set_fields(conn, self.session_id, cursor_ms=order.candle_ms)
 
     def _apply(
         self,
@@ -208,7 +271,8 @@ class Books:
         }
 
     def save_marks(self) -> None:
-        """The last prices, for `trade status`."""
+        """The last prices, for `trade status` (after the writes before them)."""
+        self.flush()
         self.store.save_marks(self.session_id, self.sleeves.values())
 
     def any_in_flight(self, symbol: str) -> bool:

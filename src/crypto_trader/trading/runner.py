@@ -212,7 +212,7 @@ class Runner:
         text = f"{symbol} {side} not sent: {why}"
         log.warning("order refused by a limit: %s", text)
         self.notify(f"warning: {text}")
-        with self.books.store.db.write() as conn:
+        with self.books.write() as conn:
             self.books.store.set_fields(conn, self.books.session_id, last_refusal=text)
 
     # Halts, stops and days
@@ -224,7 +224,7 @@ class Runner:
         self.day = day
         self.day_start_equity = self.books.equity()
         if self.risk.max_daily_loss_pct:
-            with self.books.store.db.write() as conn:
+            with self.books.write() as conn:
                 self.books.store.set_fields(
                     conn,
                     self.books.session_id,
@@ -252,7 +252,7 @@ class Runner:
         self.state = SessionState.HALTED
         self.halt_reason = reason
         self.halted_day = self.day
-        with self.books.store.db.write() as conn:
+        with self.books.write() as conn:
             self.books.store.set_state(
                 conn, self.books.session_id, self.state, reason, _day_text(self.day)
             )
@@ -263,7 +263,7 @@ class Runner:
         self.state = SessionState.RUNNING
         self.halt_reason = None
         self.halted_day = None
-        with self.books.store.db.write() as conn:
+        with self.books.write() as conn:
             self.books.store.set_state(conn, self.books.session_id, self.state)
         log.info("trading resumed: %s", why)
         self.notify(f"resumed: {why}")
@@ -274,7 +274,7 @@ class Runner:
         request = self.books.store.control(self.books.session_id)
         if request is None:
             return False
-        with self.books.store.db.write() as conn:
+        with self.books.write() as conn:
             self.books.store.set_fields(conn, self.books.session_id, control=None)
         if request == "stop":
             return True
@@ -297,7 +297,7 @@ class Runner:
         return Outcome(SessionState.FINISHED)
 
     def _end(self, state: SessionState) -> None:
-        with self.books.store.db.write() as conn:
+        with self.books.write() as conn:
             self.books.store.set_state(
                 conn, self.books.session_id, state, self.halt_reason, None
             )
@@ -307,6 +307,7 @@ class Runner:
     def _halt_for_good(self, halt: TradingHalt) -> Outcome:
         reason = halt.reason
         log.error("trading stopped: %s", reason)
+        self.books.flush()
         self.books.audit.record_error(
             {
                 "operation": "trade",
@@ -316,7 +317,7 @@ class Runner:
             }
         )
         self.books.save_marks()
-        with self.books.store.db.write() as conn:
+        with self.books.write() as conn:
             self.books.store.set_state(
                 conn, self.books.session_id, SessionState.HALTED, reason, None
             )

@@ -85,7 +85,9 @@ def start(
             session = _reopen(store, session, notify)
         limits = RiskLimits.from_settings(installation.settings)
         config = with_stops(limits.apply_stops(spec.config), strategy.stops())
-        books = Books(store, installation.audit, session, config, notify)
+        books = Books(
+            store, installation.audit, session, config, notify, grouped=spec.replay
+        )
         timeframe_ms = series[0].timeframe.ms
         feed: Any
         if spec.replay:

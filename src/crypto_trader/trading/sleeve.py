@@ -12,7 +12,12 @@ import math
 from dataclasses import dataclass
 
 from crypto_trader.backtest import _kernel
+from crypto_trader.backtest._jit import interpreted
 from crypto_trader.backtest.model import EngineConfig, StakeKind
+
+# The kernel's own rules, one call at a time: no compilation, no dispatch.
+_budget = interpreted(_kernel._budget)
+_protective_exit = interpreted(_kernel._protective_exit)
 
 _STAKE_CODES = {
     StakeKind.ALL: _kernel.STAKE_ALL,
@@ -60,9 +65,7 @@ class Sleeve:
     def budget(self, config: EngineConfig) -> float:
         """The quote an entry may spend now, fee included (the kernel's rule)."""
         stake = config.stake
-        return float(
-            _kernel._budget(self.cash, float(_STAKE_CODES[stake.kind]), stake.value)
-        )
+        return float(_budget(self.cash, _STAKE_CODES[stake.kind], stake.value))
 
     def buy(
         self, price: float, amount: float, fee: float, config: EngineConfig
@@ -129,7 +132,7 @@ class Sleeve:
     ) -> tuple[float, int]:
         """Where a stop or take-profit fills in this candle and why (the kernel's)."""
         trail = self.peak * (1.0 - trailing) if trailing > 0.0 else 0.0
-        quote, reason = _kernel._protective_exit(
+        quote, reason = _protective_exit(
             open_, high, low, self.stop, trail, self.target
         )
         return float(quote), int(reason)
