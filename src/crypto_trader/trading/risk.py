@@ -38,17 +38,12 @@ class RiskLimits:
         )
 
     def apply_stops(self, config: EngineConfig) -> EngineConfig:
-        """`config` with the configured stop-loss and take-profit, where set."""
+        """`config` with the configured stop-loss and take-profit where they are
+        tighter than its own (the strategy's): a limit never loosens a stop."""
         return replace(
             config,
-            stop_loss=self.stop_loss_pct / 100
-            if self.stop_loss_pct
-            else config.stop_loss,
-            take_profit=(
-                self.take_profit_pct / 100
-                if self.take_profit_pct
-                else config.take_profit
-            ),
+            stop_loss=_nearer(self.stop_loss_pct / 100, config.stop_loss),
+            take_profit=_nearer(self.take_profit_pct / 100, config.take_profit),
         )
 
     def entry_refusal(
@@ -119,6 +114,13 @@ class MarketRules:
                 f"market minimum cost ({self.min_cost.normalize()}) not met: {cost:.8g}"
             )
         return None
+
+
+def _nearer(limit: float, own: float | None) -> float | None:
+    # The smaller distance from the entry of two levels, where each is set (> 0).
+    if not limit > 0:
+        return own
+    return limit if own is None or not own > 0 else min(limit, own)
 
 
 def _decimal(value: object) -> Decimal | None:

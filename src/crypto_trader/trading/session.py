@@ -84,7 +84,7 @@ def start(
         if resumed:
             session = _reopen(store, session, notify)
         limits = RiskLimits.from_settings(installation.settings)
-        config = with_stops(limits.apply_stops(spec.config), strategy.stops())
+        config = limits.apply_stops(with_stops(spec.config, strategy.stops()))
         books = Books(
             store, installation.audit, session, config, notify, grouped=spec.replay
         )
