@@ -36,7 +36,8 @@ def get(ctx: typer.Context, key: Annotated[str, typer.Argument()]) -> None:
     say(str(state(ctx).open().settings.get(key)))
 
 
-@app.command("set")
+# A value may start with "-": it is checked as the setting's value, not an option.
+@app.command("set", context_settings={"ignore_unknown_options": True})
 def set_(
     ctx: typer.Context,
     key: Annotated[str, typer.Argument()],

@@ -5,11 +5,13 @@ a fill updates the order, the sleeve and the session's cursor in the same
 transaction as its TRADING_OPERATION record, so a crash at any point leaves the
 books, the orders and the audit log in agreement.
 
-A replay (`grouped`) commits its writes in groups instead: one transaction and
-one audit head update for every few hundred events or half a second. Nothing
-outside the machine depends on a replay's orders, and its session cursor moves
-only with what was committed, so after a crash the restarted replay computes the
-lost tail again, identically, from the candles after the cursor.
+A paper session commits at the end of each candle instead, all that candle did
+in one transaction, so that an order and the fill it got at once are stored
+together; a replay (`group_seconds`) commits every few hundred events or half a
+second of candles, with one audit head update for all of them. Nothing outside
+the machine depends on paper orders, and the session's cursor moves only with
+what was committed, so after a crash the restarted session computes the lost
+tail again, identically, from the candles after the cursor.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ Write = Callable[[sqlite3.Connection], None]
 AuditEntry = tuple[EventType, dict[str, Any]]
 
 GROUP_EVENTS = 256
-GROUP_SECONDS = 0.5
+REPLAY_GROUP_SECONDS = 0.5
 
 
 class Books:
@@ -50,7 +52,7 @@ class Books:
         session: SessionRow,
         config: EngineConfig,
         notify: Notify,
-        grouped: bool = False,
+        group_seconds: float | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
@@ -65,7 +67,9 @@ class Books:
         self.in_flight: dict[str, TradeOrder] = {
             o.client_id: o for o in store.orders(session.id, in_flight=True)
         }
-        self._grouped = grouped
+        # None: every write commits at once (live); else at a candle's end, once
+        # this many seconds passed since the last commit.
+        self._group_seconds = group_seconds
         self._monotonic = monotonic
         self._writes: list[Write] = []
         self._entries: list[AuditEntry] = []
@@ -206,16 +210,20 @@ class Books:
             for write in writes:
                 write(conn)
         self._writes, self._entries = [], []
-        self._flush_at = self._monotonic() + GROUP_SECONDS
+        self._flush_at = self._monotonic() + (self._group_seconds or 0.0)
+
+    def end_candle(self) -> None:
+        """A candle is done: commit what it and the candles before it wrote, if due."""
+        if not self._writes:
+            return
+        if len(self._writes) >= GROUP_EVENTS or self._monotonic() >= self._flush_at:
+            self.flush()
 
     def _commit(self, write: Write, details: dict[str, Any] | None = None) -> None:
-        if self._grouped:
+        if self._group_seconds is not None:
             self._writes.append(write)
             if details is not None:
                 self._entries.append((EventType.TRADING_OPERATION, details))
-            due = len(self._writes) >= GROUP_EVENTS
-            if due or self._monotonic() >= self._flush_at:
-                self.flush()
             return
         if details is None:
             with self.store.db.write() as conn:

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 TRANSIENT = (RateLimitedError, ExchangeNetworkError, ExchangeUnavailableError)
 MAX_BACKOFF_S = 60.0
+PACE_SLICE_S = 0.25
 NOTHING_NEW = None
 
 
@@ -59,7 +60,14 @@ def _paced(
     last_ms: int | None = None
     for event in events:
         if last_ms is not None and event[1] > last_ms and not event[7]:
-            sleep((event[1] - last_ms) / 1000 / speed)
+            # In slices, with a pause event after each, so that the runner sees
+            # `trade stop` within a slice however slow the replay.
+            wait = (event[1] - last_ms) / 1000 / speed
+            while wait > PACE_SLICE_S:
+                sleep(PACE_SLICE_S)
+                wait -= PACE_SLICE_S
+                yield None
+            sleep(wait)
         last_ms = event[1]
         yield event
 
@@ -209,14 +217,11 @@ class ExchangeFeed:
 
     def _wait_after(self, exc: Exception, sleep: bool = True) -> None:
         self._backoff = min(max(self._backoff * 2, self.poll_s, 1.0), MAX_BACKOFF_S)
+        # A warning is also the terminal's line (the log prints warnings there).
         log.warning(
-            "fetching candles failed (%s); trying again in %.0f s",
+            "the exchange did not answer a candle request (%s); trying again in %.0f s",
             type(exc).__name__,
             self._backoff,
-        )
-        self.notify(
-            f"warning: the exchange did not answer ({type(exc).__name__}); "
-            f"trying again in {self._backoff:.0f} s"
         )
         if sleep:
             self._sleep(self._backoff)

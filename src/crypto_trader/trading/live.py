@@ -125,10 +125,13 @@ class LiveBroker:
         except (ExchangeNetworkError, ExchangeUnavailableError) as exc:
             # Neither the order nor the lookup was answered: it stays new, and
             # the next poll asks again by our id. It is never re-sent.
-            log.warning("order %s unanswered (%s)", order.client_id, type(exc).__name__)
-            self.books.notify(
-                f"warning: {order.symbol} {order.side} got no answer; it is looked "
-                "up by its client order id, never sent again"
+            log.warning(
+                "%s %s order %s got no answer (%s); it is looked up by its client "
+                "order id, never sent again",
+                order.symbol,
+                order.side,
+                order.client_id,
+                type(exc).__name__,
             )
             return
         except SecurityRefusalError:
@@ -144,10 +147,12 @@ class LiveBroker:
             try:
                 self._cancel(order, note)
             except TRANSIENT as exc:
-                log.warning("could not cancel %s (%s)", order.client_id, exc)
-                self.books.notify(
-                    f"warning: {order.symbol} order {order.client_id} could not be "
-                    "cancelled now; it is followed again at the next start"
+                log.warning(
+                    "%s order %s could not be cancelled now (%s); it is followed "
+                    "again at the next start",
+                    order.symbol,
+                    order.client_id,
+                    type(exc).__name__,
                 )
 
     def close(self) -> None:

@@ -173,6 +173,7 @@ class Runner:
                 self._order(symbol, side, close, "signal", time_ms, self._fill_at_close)
         sleeve.last_price, sleeve.last_time_ms = close, time_ms
         self._check_daily_loss(time_ms)
+        self.books.end_candle()
         if self.live_feed or self._monotonic() >= self._next_marks:
             self._next_marks = self._monotonic() + MARKS_INTERVAL_S
             self.books.save_marks()
@@ -210,8 +211,7 @@ class Runner:
 
     def _refuse(self, symbol: str, side: str, why: str) -> None:
         text = f"{symbol} {side} not sent: {why}"
-        log.warning("order refused by a limit: %s", text)
-        self.notify(f"warning: {text}")
+        log.warning("%s", text)  # also the terminal's line
         with self.books.write() as conn:
             self.books.store.set_fields(conn, self.books.session_id, last_refusal=text)
 
@@ -236,7 +236,9 @@ class Runner:
             self._set_running("a new UTC day began")
 
     def _check_daily_loss(self, time_ms: int) -> None:
-        if self.state is not SessionState.RUNNING or self.day_start_equity is None:
+        if not self.risk.max_daily_loss_pct or self.day_start_equity is None:
+            return
+        if self.state is not SessionState.RUNNING:
             return
         equity = self.books.equity()
         if not self.risk.daily_loss_breached(self.day_start_equity, equity):
@@ -256,15 +258,19 @@ class Runner:
             self.books.store.set_state(
                 conn, self.books.session_id, self.state, reason, _day_text(self.day)
             )
-        log.warning("trading halted: %s", reason)
-        self.notify(f"halted: {reason}")
+        log.warning("trading halted: %s", reason)  # also the terminal's line
 
     def _set_running(self, why: str) -> None:
         self.state = SessionState.RUNNING
         self.halt_reason = None
         self.halted_day = None
+        # The day's loss counts from here: the loss that halted it is accepted.
+        self.day_start_equity = self.books.equity()
         with self.books.write() as conn:
             self.books.store.set_state(conn, self.books.session_id, self.state)
+            self.books.store.set_fields(
+                conn, self.books.session_id, day_start_equity=self.day_start_equity
+            )
         log.info("trading resumed: %s", why)
         self.notify(f"resumed: {why}")
 

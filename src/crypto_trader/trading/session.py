@@ -20,7 +20,7 @@ from crypto_trader.installation import Installation
 from crypto_trader.market_data.candle_store import CandleStore
 from crypto_trader.market_data.series import SeriesId, series_id
 from crypto_trader.permissions import Operation
-from crypto_trader.trading.books import Books, Notify
+from crypto_trader.trading.books import REPLAY_GROUP_SECONDS, Books, Notify
 from crypto_trader.trading.feeds import ExchangeFeed, replay_feed
 from crypto_trader.trading.lock import RunnerLock
 from crypto_trader.trading.model import Mode, OrderState, SessionState, TradeSpec
@@ -86,7 +86,12 @@ def start(
         limits = RiskLimits.from_settings(installation.settings)
         config = limits.apply_stops(with_stops(spec.config, strategy.stops()))
         books = Books(
-            store, installation.audit, session, config, notify, grouped=spec.replay
+            store,
+            installation.audit,
+            session,
+            config,
+            notify,
+            group_seconds=_group_seconds(spec),
         )
         timeframe_ms = series[0].timeframe.ms
         feed: Any
@@ -118,6 +123,14 @@ def start(
         return Started(store.session(session.id), outcome, resumed)
     finally:
         lock.release()
+
+
+def _group_seconds(spec: TradeSpec) -> float | None:
+    # Live orders are stored the moment they change; paper ones at each candle's
+    # end, and a replay's every half second of candles.
+    if spec.mode is Mode.LIVE:
+        return None
+    return REPLAY_GROUP_SECONDS if spec.replay else 0.0
 
 
 def _check_live_key(installation: Installation, spec: TradeSpec) -> None:
