@@ -19,7 +19,13 @@ def test_defaults(installation: Installation) -> None:
     assert installation.settings.all() == {
         "exchange.extra_ca_file": "",
         "logging.level": "INFO",
+        "risk.max_daily_loss_pct": 0.0,
+        "risk.max_open_orders": 0,
+        "risk.max_position_value": 0.0,
+        "risk.stop_loss_pct": 0.0,
+        "risk.take_profit_pct": 0.0,
         "security.key_max_age_days": 90,
+        "trade.poll_seconds": 0.0,
     }
     assert set(SETTINGS) == set(installation.settings.all())
 
@@ -81,11 +87,17 @@ def test_bad_names_and_values_are_refused_and_change_nothing(
     assert len(str(refused.value)) < 200
 
 
-def test_an_unknown_name_lists_the_known_ones(installation: Installation) -> None:
-    with pytest.raises(InputError) as refused:
-        installation.settings.get("security.nope")
+def test_an_unknown_name_suggests_the_nearest_and_where_to_see_all(
+    installation: Installation,
+) -> None:
+    with pytest.raises(InputError) as misspelt:
+        installation.settings.get("risk.max_daily_los_pct")
+    with pytest.raises(InputError) as unknown:
+        installation.settings.get("zzz")
 
-    assert "logging.level, security.key_max_age_days" in str(refused.value)
+    assert "did you mean risk.max_daily_loss_pct?" in str(misspelt.value)
+    assert "did you mean" not in str(unknown.value)
+    assert "`crypto-trader config show` lists them all" in str(unknown.value)
 
 
 def test_check_validates_without_storing(installation: Installation) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -139,8 +140,12 @@ def _setting(name: str) -> Setting:
     try:
         return SETTINGS[name]
     except KeyError:
-        known = ", ".join(sorted(SETTINGS))
-        raise InputError(f"unknown setting {name[:64]!r}; known: {known}") from None
+        near = difflib.get_close_matches(name, SETTINGS, n=1)
+        hint = f"did you mean {near[0]}? " if near else ""
+        raise InputError(
+            f"unknown setting {name[:64]!r}; {hint}`crypto-trader config show` "
+            "lists them all"
+        ) from None
 
 
 class Settings:
