@@ -48,8 +48,10 @@ def bollinger_bands(
     """Lower band, middle (the SMA) and upper band, `width` deviations apart."""
     prepared, size = as_input(values), _window(window)
     middle = _sma(prepared, size)
-    spread = float(width) * _rolling_std(prepared, middle, size)
-    return middle - spread, middle, middle + spread
+    # Overflowed input gives inf - inf: NaN, as the streams give, without a warning.
+    with np.errstate(invalid="ignore", over="ignore"):
+        spread = float(width) * _rolling_std(prepared, middle, size)
+        return middle - spread, middle, middle + spread
 
 
 def ema(values: npt.ArrayLike, span: int) -> FloatArray:
@@ -77,9 +79,10 @@ def macd(
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """MACD line (fast EMA minus slow EMA), its signal line (an EMA) and histogram."""
     prepared = as_input(values)
-    line = ema(prepared, fast) - ema(prepared, slow)
-    signal_line = ema(line, signal)
-    return line, signal_line, line - signal_line
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf is NaN, quietly
+        line = ema(prepared, fast) - ema(prepared, slow)
+        signal_line = ema(line, signal)
+        return line, signal_line, line - signal_line
 
 
 def crossings(

@@ -114,9 +114,10 @@ class Strategy(ABC):
 
         By default `signals()` runs over the last `live_history` candles at each
         candle: the backtest's decisions only where they depend on fewer candles
-        than that and on no state carried from earlier ones (an SMA, not an EMA
-        or RSI; see WindowedStream). A strategy that overrides this with a stream
-        of its own decides exactly as in the backtest, at a small cost per candle.
+        than that and on no state carried from earlier ones (a rolling maximum,
+        an SMA compared with a tolerance; not an EMA or RSI; see WindowedStream).
+        A strategy that overrides this with a stream of its own decides exactly
+        as in the backtest, at a small cost per candle.
         """
         return WindowedStream(self, self.live_history)
 

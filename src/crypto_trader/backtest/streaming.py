@@ -247,9 +247,12 @@ class WindowedStream(SignalStream):
     Costs one `signals()` call on at most `history` candles per candle, and keeps
     those candles in fixed ring buffers, so memory does not grow. It agrees with
     the backtest only while each decision depends on fewer than `history`
-    candles before it and on no state carried from earlier ones: an SMA or a
-    rolling maximum, but not an EMA, an RSI or a crossing that stays undecided
-    through a long tie, which start afresh at the window's first candle.
+    candles before it and on no state carried from earlier ones: a rolling
+    maximum, or an SMA compared with a tolerance (as `crossings` does), but not
+    an EMA, an RSI or a crossing that stays undecided through a long tie, which
+    start afresh at the window's first candle. An SMA's last bits depend on the
+    running sum since the first candle, so a strict comparison with it may
+    decide otherwise where the two tie.
     Exact for any strategy before `history` candles have arrived; for exact
     decisions after that, a strategy defines `stream()` itself. The candles'
     `timestamp_ms` holds each candle's ordinal (0, 1, 2 ...), not its time.
@@ -259,7 +262,11 @@ class WindowedStream(SignalStream):
 
     def __init__(self, strategy: Strategy, history: int) -> None:
         self._strategy = strategy
-        self._history = _checked_window(history)
+        if int(history) != history or history < 1:
+            raise ValueError(
+                f"a strategy's live_history must be a whole number >= 1: {history}"
+            )
+        self._history = int(history)
         # Each candle is written twice, `history` apart, so that the last
         # `history` candles always lie in one contiguous slice: no copy per candle.
         self._prices = np.zeros((5, 2 * self._history))
