@@ -70,6 +70,7 @@ class Books:
         # None: every write commits at once (live); else at a candle's end, once
         # this many seconds passed since the last commit.
         self._group_seconds = group_seconds
+        self._cursor_ms = session.cursor_ms or 0
         self._monotonic = monotonic
         self._writes: list[Write] = []
         self._entries: list[AuditEntry] = []
@@ -113,8 +114,9 @@ class Books:
         )
         # A paper order is placed the moment it is stored: record both at once.
         placed = self._details(order) | {"action": "placed"}
+        cursor = self._advance(candle_ms)
         self._commit(
-            lambda conn: self._store_new(conn, order),
+            lambda conn: self._store_new(conn, order, cursor),
             placed if self.mode is Mode.PAPER else None,
         )
         self.in_flight[order.client_id] = order
@@ -159,6 +161,7 @@ class Books:
         if pnl is not None:
             details["pnl"] = pnl
         kept = replace(sleeve)  # as it is now, whenever the write is committed
+        cursor = self._advance(candle_ms)
 
         def write(conn: sqlite3.Connection) -> None:
             self.store.update_order(conn, updated)
@@ -166,7 +169,7 @@ class Books:
                 conn, updated, amount, price, fee, candle_ms, updated.reason
             )
             self.store.save_sleeve(conn, self.session_id, kept)
-            self.store.set_fields(conn, self.session_id, cursor_ms=candle_ms)
+            self.store.set_fields(conn, self.session_id, cursor_ms=cursor)
 
         try:
             self._commit(write, details)
@@ -232,9 +235,17 @@ class Books:
         with self.audit.recording(EventType.TRADING_OPERATION, details) as rec:
             write(rec.conn)
 
-    def _store_new(self, conn: sqlite3.Connection, order: TradeOrder) -> None:
+    def _store_new(
+        self, conn: sqlite3.Connection, order: TradeOrder, cursor: int
+    ) -> None:
         self.store.insert_order(conn, order)
-        self.store.set_fields(conn, self.session_id, cursor_ms=order.candle_ms)
+        self.store.set_fields(conn, self.session_id, cursor_ms=cursor)
+
+    def _advance(self, candle_ms: int) -> int:
+        # The cursor never moves back: a fill learnt late must not make a
+        # restarted runner act again on candles it has acted on.
+        self._cursor_ms = max(self._cursor_ms, candle_ms)
+        return self._cursor_ms
 
     def _apply(
         self,

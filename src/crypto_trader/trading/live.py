@@ -79,6 +79,17 @@ class LiveBroker:
                 return
             except (ExchangeAuthenticationError, ExchangePermissionError) as exc:
                 raise TradingHalt(_auth_reason(exc), exc.exit_code) from None
+            except SecurityRefusalError:
+                raise
+            except CryptoTraderError as exc:
+                # The books can no longer be matched to the exchange: trading on
+                # would act on a position we do not know. Stop and say so.
+                raise TradingHalt(
+                    f"could not follow order {order.client_id} ({order.symbol}): "
+                    f"{exc}; check it with `crypto-trader order list`, then start "
+                    "the same command again",
+                    exc.exit_code,
+                ) from None
 
     def on_open(self, symbol: str, time_ms: int, price: float) -> None:
         """A candle closed: catch up on fills; cancel limit orders a candle old."""
@@ -114,13 +125,9 @@ class LiveBroker:
                 order, OrderState.REJECTED, "refused by the exchange", None
             )
             raise TradingHalt(_auth_reason(exc), exc.exit_code) from None
-        except OrderOutcomeUnknownError:
-            self.books.close(
-                order,
-                OrderState.REJECTED,
-                "no answer, and the exchange has no such order: not placed",
-                None,
-            )
+        except OrderOutcomeUnknownError as exc:
+            # The exchange failed the request and has no such order: not placed.
+            self._reject(order, exc)
             return
         except (ExchangeNetworkError, ExchangeUnavailableError) as exc:
             # Neither the order nor the lookup was answered: it stays new, and
@@ -139,7 +146,15 @@ class LiveBroker:
         except CryptoTraderError as exc:  # rate limit, funds, market rules
             self._reject(order, exc)
             return
-        self._apply(order, placed)
+        try:
+            self._apply(order, placed)
+        except TRANSIENT as exc:
+            # Placed; what is missing (its fees) is asked again at the next poll.
+            log.warning(
+                "order %s placed; its details could not be read yet (%s)",
+                order.client_id,
+                type(exc).__name__,
+            )
 
     def cancel_all(self, note: str) -> None:
         """Cancel every in-flight order on the exchange."""
@@ -194,14 +209,19 @@ class LiveBroker:
             log.info("cancel of %s refused: %s", current.client_id, exc)
             self._follow(current)
             return
-        self._apply(current, answer)
+        self._apply(current, answer, note)
         still = self.books.in_flight.get(current.client_id)
         if still is not None:
             self.books.close(still, OrderState.CANCELLED, note, None)
         self.books.notify(f"{current.symbol} {current.side} order cancelled: {note}")
 
-    def _apply(self, order: TradeOrder, info: dict[str, Any]) -> None:
-        """Book what the exchange reports of `order`: new fills, then its state."""
+    def _apply(
+        self, order: TradeOrder, info: dict[str, Any], why: str | None = None
+    ) -> None:
+        """Book what the exchange reports of `order`: new fills, then its state.
+
+        `why` is our reason when the order ended because we cancelled it.
+        """
         exchange_id = str(info.get("id")) if info.get("id") is not None else None
         if exchange_id and exchange_id != order.exchange_id:
             order = self.books.update(_with(order, exchange_id=exchange_id))
@@ -212,7 +232,10 @@ class LiveBroker:
         if status in _ENDED or status in ("rejected", "expired"):
             if order.state.in_flight:
                 state = _ENDED.get(status, OrderState.REJECTED)
-                self.books.close(order, state, f"the exchange says {status}", None)
+                note = why if why and state is OrderState.CANCELLED else None
+                self.books.close(
+                    order, state, note or f"the exchange says {status}", None
+                )
             return
         if status == "open" and order.state is OrderState.NEW:
             self.books.update(_with(order, state=OrderState.OPEN))
@@ -224,9 +247,10 @@ class LiveBroker:
         average = float(info.get("average") or info.get("price") or order.price or 0.0)
         cost = float(info.get("cost") or filled * average)
         price = (cost - order.cost) / amount if amount > 0 else average
-        fee = _quote_fee(info, order.symbol) - order.fee
+        fee = self._quote_fee(order, info) - order.fee
         sleeve = self.books.sleeves[order.symbol]
-        candle = sleeve.last_time_ms or order.candle_ms
+        # The newest candle seen: a fill learnt now belongs to no earlier one.
+        candle = max(sleeve.last_time_ms or 0, order.candle_ms)
         if order.amount is None:
             order = _with(order, amount=filled)
         booked = self.books.fill(
@@ -241,6 +265,23 @@ class LiveBroker:
             booked = self.books.update(_with(booked, state=OrderState.FILLED))
         self.books.log_fill(booked, amount, price)
         return booked
+
+    def _quote_fee(self, order: TradeOrder, info: dict[str, Any]) -> float:
+        """The order's fees so far in quote; from its trades when the answer has none.
+
+        An order looked up (Binance's GET order, for one) does not carry its
+        commission; its trades do.
+        """
+        if info.get("fees") or info.get("fee"):
+            return _quote_fee(info, order.symbol)
+        exchange_id = str(info.get("id") or order.exchange_id or "")
+        if not exchange_id:
+            return order.fee
+        trades = self.door.read(
+            "fetch_order_trades",
+            lambda c: c.fetch_order_trades(exchange_id, order.symbol),
+        )
+        return sum(_quote_fee(trade, order.symbol) for trade in trades)
 
     def _reject(self, order: TradeOrder, exc: CryptoTraderError) -> None:
         reason = str(exc)

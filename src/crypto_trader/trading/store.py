@@ -247,12 +247,13 @@ class TradeStore:
         )
 
     def update_order(self, conn: sqlite3.Connection, order: TradeOrder) -> None:
-        """Store an order's new state, fill, exchange id or note."""
+        """Store an order's new type, state, fill, exchange id or note."""
         conn.execute(
-            "UPDATE trade_orders SET amount = ?, price = ?, state = ?, "
+            "UPDATE trade_orders SET type = ?, amount = ?, price = ?, state = ?, "
             "exchange_id = ?, filled = ?, cost = ?, fee = ?, note = ?, updated_at = ? "
             "WHERE client_id = ?",
             (
+                order.type,
                 order.amount,
                 order.price,
                 order.state.value,
