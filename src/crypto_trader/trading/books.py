@@ -5,13 +5,13 @@ a fill updates the order, the sleeve and the session's cursor in the same
 transaction as its TRADING_OPERATION record, so a crash at any point leaves the
 books, the orders and the audit log in agreement.
 
-A paper session commits at the end of each candle instead, all that candle did
-in one transaction, so that an order and the fill it got at once are stored
-together; a replay (`group_seconds`) commits every few hundred events or half a
-second of candles, with one audit head update for all of them. Nothing outside
-the machine depends on paper orders, and the session's cursor moves only with
-what was committed, so after a crash the restarted session computes the lost
-tail again, identically, from the candles after the cursor.
+A paper session (`group_seconds`) commits in groups instead, between candles:
+every few hundred events or half a second of candles, and whenever the feed
+pauses, in one transaction with one audit head update for all of them. An order
+and the fill it got at once are so always stored together. Nothing outside the
+machine depends on paper orders, and the session's cursor moves only with what
+was committed, so after a crash the restarted session computes the lost tail
+again, identically, from the candles after the cursor.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ Write = Callable[[sqlite3.Connection], None]
 AuditEntry = tuple[EventType, dict[str, Any]]
 
 GROUP_EVENTS = 256
-REPLAY_GROUP_SECONDS = 0.5
+PAPER_GROUP_SECONDS = 0.5
 
 
 class Books:

@@ -89,7 +89,6 @@ class Runner:
         risk: RiskLimits,
         timeframe_ms: int,
         notify: Notify,
-        live_feed: bool,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.books = books
@@ -99,7 +98,6 @@ class Runner:
         self.risk = risk
         self.timeframe_ms = timeframe_ms
         self.notify = notify
-        self.live_feed = live_feed
         self._monotonic = monotonic
         self._trailing = books.config.trailing_stop or 0.0
         self._fill_at_close = books.config.fill.value == "close"
@@ -112,6 +110,7 @@ class Runner:
         self.candles_seen = 0
         self._next_control = 0.0
         self._next_marks = 0.0
+        self._marks_due = False
 
     # The loop
 
@@ -121,6 +120,9 @@ class Runner:
             self.broker.reconcile()
             for event in self.feed:
                 if event is None:
+                    # The feed pauses between closes: store what the last did.
+                    self.books.flush()
+                    self._save_marks()
                     self.broker.poll()
                 else:
                     self.on_candle(*event)
@@ -174,8 +176,16 @@ class Runner:
         sleeve.last_price, sleeve.last_time_ms = close, time_ms
         self._check_daily_loss(time_ms)
         self.books.end_candle()
-        if self.live_feed or self._monotonic() >= self._next_marks:
+        self._marks_due = True
+        if self._monotonic() >= self._next_marks:
+            self._save_marks()
+
+    def _save_marks(self) -> None:
+        # At most once a second while candles stream in, and once after each
+        # burst of them (one close of many symbols), never once per symbol.
+        if self._marks_due:
             self._next_marks = self._monotonic() + MARKS_INTERVAL_S
+            self._marks_due = False
             self.books.save_marks()
 
     # Orders

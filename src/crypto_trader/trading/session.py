@@ -20,7 +20,7 @@ from crypto_trader.installation import Installation
 from crypto_trader.market_data.candle_store import CandleStore
 from crypto_trader.market_data.series import SeriesId, series_id
 from crypto_trader.permissions import Operation
-from crypto_trader.trading.books import REPLAY_GROUP_SECONDS, Books, Notify
+from crypto_trader.trading.books import PAPER_GROUP_SECONDS, Books, Notify
 from crypto_trader.trading.feeds import ExchangeFeed, replay_feed
 from crypto_trader.trading.lock import RunnerLock
 from crypto_trader.trading.model import Mode, OrderState, SessionState, TradeSpec
@@ -117,7 +117,6 @@ def start(
             limits,
             timeframe_ms,
             notify,
-            live_feed=not spec.replay,
         )
         outcome = runner.run()
         return Started(store.session(session.id), outcome, resumed)
@@ -126,11 +125,9 @@ def start(
 
 
 def _group_seconds(spec: TradeSpec) -> float | None:
-    # Live orders are stored the moment they change; paper ones at each candle's
-    # end, and a replay's every half second of candles.
-    if spec.mode is Mode.LIVE:
-        return None
-    return REPLAY_GROUP_SECONDS if spec.replay else 0.0
+    # Live orders are stored the moment they change (before they are sent);
+    # paper ones in groups, between candles.
+    return None if spec.mode is Mode.LIVE else PAPER_GROUP_SECONDS
 
 
 def _check_live_key(installation: Installation, spec: TradeSpec) -> None:
