@@ -154,6 +154,13 @@ def test_an_entry_over_the_max_position_value_is_refused_and_named(
     assert f"WARNING crypto_trader.trading.runner: {why}" in log_text(home)
     words = cli("trade", "status")
     assert f"last order refused: {why}" in words.out
+    denied = audit_details(home, "PERMISSION_DENIED")
+    assert denied, "a refused order writes PERMISSION_DENIED"
+    assert {d["limit"] for d in denied} == {"risk.max_position_value"}
+    assert {(d["operation"], d["symbol"], d["side"]) for d in denied} == {
+        ("place_order", "BTC/USD", "buy")
+    }
+    assert all(d["reason"].startswith(why) for d in denied)
 
 
 def test_each_refusal_is_shown_once_on_the_terminal(cli: CliRunner, home: Home) -> None:
@@ -290,6 +297,8 @@ def test_the_daily_loss_halt_cancels_orders_and_lifts_the_next_utc_day(
         "cancelled",
         "cancelled by the daily loss halt",
     )
+    (halted_record,) = trading_records(home, "halted")
+    assert halted_record["reason"] == halted["halt_reason"]
     (cancelled,) = trading_records(home, "cancelled")
     assert cancelled["client_order_id"] == sell["client_id"]
     assert [f["side"] for f in session_fills(home)] == ["buy"]
@@ -299,6 +308,8 @@ def test_the_daily_loss_halt_cancels_orders_and_lifts_the_next_utc_day(
     assert resumed.code == 0, resumed.err
     assert "resuming session 1" in resumed.out
     assert "resumed: a new UTC day began" in resumed.out
+    (lifted,) = trading_records(home, "resumed")
+    assert lifted["reason"] == "a new UTC day began"
     fills = session_fills(home)
     assert [f["side"] for f in fills] == ["buy", "sell"]
     assert fills[1]["candle_ms"] >= SECOND_DAY_MS

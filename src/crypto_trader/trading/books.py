@@ -194,11 +194,48 @@ class Books:
     # Writing
 
     @contextlib.contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
-        """A transaction of the runner's own, after every write before it."""
+    def write(
+        self, audited: dict[str, Any] | None = None
+    ) -> Iterator[sqlite3.Connection]:
+        """A transaction of the runner's own, after every write before it; with
+        `audited`, in the same transaction as that TRADING_OPERATION record."""
         self.flush()
-        with self.store.db.write() as conn:
-            yield conn
+        if audited is None:
+            with self.store.db.write() as conn:
+                yield conn
+            return
+        details = self.session_details() | audited
+        with self.audit.recording(EventType.TRADING_OPERATION, details) as rec:
+            yield rec.conn
+
+    def refuse(self, symbol: str, side: str, limit: str, text: str) -> None:
+        """An order a limit kept from being sent: PERMISSION_DENIED, and the
+        session's last refusal for `trade status`."""
+        details = self.session_details() | {
+            "operation": "place_order",
+            "symbol": symbol,
+            "side": side,
+            "limit": limit,
+            "reason": text,
+        }
+        self._commit(
+            lambda conn: self.store.set_fields(
+                conn, self.session_id, last_refusal=text
+            ),
+            details,
+            EventType.PERMISSION_DENIED,
+        )
+
+    def session_details(self) -> dict[str, Any]:
+        """What every audit record of this session names."""
+        details: dict[str, Any] = {
+            "mode": self.mode.value,
+            "session": self.session_id,
+            "exchange": self.exchange,
+        }
+        if self.session.spec.key_label is not None:
+            details["label"] = self.session.spec.key_label
+        return details
 
     def flush(self) -> None:
         """Commit the grouped writes, with their audit records, in one transaction."""
@@ -222,17 +259,22 @@ class Books:
         if len(self._writes) >= GROUP_EVENTS or self._monotonic() >= self._flush_at:
             self.flush()
 
-    def _commit(self, write: Write, details: dict[str, Any] | None = None) -> None:
+    def _commit(
+        self,
+        write: Write,
+        details: dict[str, Any] | None = None,
+        event: EventType = EventType.TRADING_OPERATION,
+    ) -> None:
         if self._group_seconds is not None:
             self._writes.append(write)
             if details is not None:
-                self._entries.append((EventType.TRADING_OPERATION, details))
+                self._entries.append((event, details))
             return
         if details is None:
             with self.store.db.write() as conn:
                 write(conn)
             return
-        with self.audit.recording(EventType.TRADING_OPERATION, details) as rec:
+        with self.audit.recording(event, details) as rec:
             write(rec.conn)
 
     def _store_new(
@@ -274,10 +316,7 @@ class Books:
             self.in_flight.pop(order.client_id, None)
 
     def _details(self, order: TradeOrder) -> dict[str, Any]:
-        return {
-            "mode": self.mode.value,
-            "session": self.session_id,
-            "exchange": self.exchange,
+        return self.session_details() | {
             "symbol": order.symbol,
             "side": order.side,
             "type": order.type,

@@ -222,8 +222,8 @@ class Runner:
     def _refuse(self, symbol: str, side: str, why: str) -> None:
         text = f"{symbol} {side} not sent: {why}"
         log.warning("%s", text)  # also the terminal's line
-        with self.books.write() as conn:
-            self.books.store.set_fields(conn, self.books.session_id, last_refusal=text)
+        limit = why.split(" ", 1)[0] if why.startswith("risk.") else "market"
+        self.books.refuse(symbol, side, limit, text)
 
     # Halts, stops and days
 
@@ -264,7 +264,7 @@ class Runner:
         self.state = SessionState.HALTED
         self.halt_reason = reason
         self.halted_day = self.day
-        with self.books.write() as conn:
+        with self.books.write({"action": "halted", "reason": reason}) as conn:
             self.books.store.set_state(
                 conn, self.books.session_id, self.state, reason, _day_text(self.day)
             )
@@ -276,7 +276,7 @@ class Runner:
         self.halted_day = None
         # The day's loss counts from here: the loss that halted it is accepted.
         self.day_start_equity = self.books.equity()
-        with self.books.write() as conn:
+        with self.books.write({"action": "resumed", "reason": why}) as conn:
             self.books.store.set_state(conn, self.books.session_id, self.state)
             self.books.store.set_fields(
                 conn, self.books.session_id, day_start_equity=self.day_start_equity
