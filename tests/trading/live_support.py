@@ -276,10 +276,13 @@ class LiveRig:
         return session_orders(self.home)
 
     def actions(self) -> dict[str, list[str]]:
-        """The TRADING_OPERATION actions recorded for each client order id."""
+        """The TRADING_OPERATION actions recorded for each client order id (a
+        session's halts and resumptions name no order and are left out)."""
         found: dict[str, list[str]] = {}
         for details in audit_details(self.home, "TRADING_OPERATION"):
-            found.setdefault(details["client_order_id"], []).append(details["action"])
+            if "client_order_id" in details:
+                order = details["client_order_id"]
+                found.setdefault(order, []).append(details["action"])
         return found
 
     # What the stand-in says

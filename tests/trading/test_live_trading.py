@@ -20,8 +20,15 @@ from crypto_trader.home import Home
 from tests.support.cli import CliRunner
 from tests.support.exchange_standins.binance import BinanceStandin
 from tests.support.exchange_standins.tls import TestAuthorities
-from tests.trading.conftest import audit_details, sessions, trade_status
+from tests.trading.conftest import (
+    audit_details,
+    sessions,
+    trade_status,
+    trading_records,
+)
 from tests.trading.live_support import (
+    CASH,
+    DEPOSIT_USDT,
     FEE_NOT_BOOKED,
     HIGH,
     KEY,
@@ -256,3 +263,31 @@ def test_trade_stop_from_another_process_cancels_resting_orders(
     assert (status["state"], status["open_orders"]) == ("stopped", [])
     assert status["runner_alive"] is False
     assert rig.standin_total("USDT") == Decimal(5000)  # nothing left reserved
+
+
+@pytest.mark.slow
+def test_a_fee_kept_out_of_the_bought_coins_is_not_sold_twice(rig: LiveRig) -> None:
+    # Binance keeps a buy's commission in the coin bought, unless paid otherwise.
+    rig.binance.ledger.fee_in_received = True
+    rig.start()
+    rig.wait_ready()
+
+    rig.step(LOW)
+    (buy,) = rig.orders()
+    held = rig.standin_total("BTC")
+    assert held < Decimal(repr(buy["filled"]))  # the exchange kept its fee in BTC
+    assert rig.sleeve()["amount"] == pytest.approx(float(held), rel=1e-12)
+    (filled,) = trading_records(rig.home, "filled")
+    assert filled["fee_in_base"] == pytest.approx(buy["filled"] * 0.001)
+    assert filled["fee"] == pytest.approx(buy["filled"] * 0.001 * LOW)
+
+    rig.step(HIGH)
+    sell = rig.orders()[1]
+    assert (sell["side"], sell["state"]) == ("sell", "filled"), sell["note"]
+    left = rig.standin_total("BTC")
+    step = rig.standin_orders()[sell["client_id"]].market.amount_increment
+    assert Decimal(0) <= left < step  # no more than the market's step stays behind
+    assert rig.sleeve()["amount"] == 0.0
+    spent = float(DEPOSIT_USDT - rig.standin_total("USDT"))
+    assert rig.sleeve()["cash"] == pytest.approx(CASH - spent, abs=float(left) * HIGH)
+    rig.stop()

@@ -137,11 +137,20 @@ class Books:
         candle_ms: int,
         watch_from_ms: int,
         whole_exit: bool = True,
+        kept: float = 0.0,
     ) -> TradeOrder:
-        """Book a fill of `amount` at `price` (fee in quote) against `order`."""
+        """Book a fill of `amount` at `price` against `order`.
+
+        `fee` is in quote. `kept` is the part of a bought `amount` the exchange
+        kept as its fee (charged in the base); `fee` includes its quote value,
+        and the position gets `amount - kept`, as the account does.
+        """
         sleeve = self.sleeves[order.symbol]
         before = replace(sleeve)
-        pnl = self._apply(sleeve, order, amount, price, fee, watch_from_ms, whole_exit)
+        received = amount - kept
+        pnl = self._apply(
+            sleeve, order, received, price, fee, watch_from_ms, whole_exit
+        )
         filled = order.filled + amount
         done = order.amount is None or filled >= order.amount * (1 - 1e-12)
         updated = replace(
@@ -158,17 +167,19 @@ class Books:
             "fill_price": price,
             "fee": fee,
         }
+        if kept:
+            details["fee_in_base"] = kept
         if pnl is not None:
             details["pnl"] = pnl
-        kept = replace(sleeve)  # as it is now, whenever the write is committed
+        snapshot = replace(sleeve)  # as it is now, whenever the write is committed
         cursor = self._advance(candle_ms)
 
         def write(conn: sqlite3.Connection) -> None:
             self.store.update_order(conn, updated)
             self.store.insert_fill(
-                conn, updated, amount, price, fee, candle_ms, updated.reason
+                conn, updated, received, price, fee, candle_ms, updated.reason
             )
-            self.store.save_sleeve(conn, self.session_id, kept)
+            self.store.save_sleeve(conn, self.session_id, snapshot)
             self.store.set_fields(conn, self.session_id, cursor_ms=cursor)
 
         try:

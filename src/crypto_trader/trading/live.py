@@ -247,7 +247,14 @@ class LiveBroker:
         average = float(info.get("average") or info.get("price") or order.price or 0.0)
         cost = float(info.get("cost") or filled * average)
         price = (cost - order.cost) / amount if amount > 0 else average
-        fee = self._quote_fee(order, info) - order.fee
+        in_quote, in_base = self._fees(order, info)
+        kept = 0.0
+        if order.side == "buy" and in_base > 0.0:
+            # The exchange kept its fee out of what was bought (Binance does
+            # unless paid otherwise): only the rest is ours to sell.
+            already = order.filled - self.books.store.received(order.client_id)
+            kept = min(max(in_base - already, 0.0), amount)
+        fee = in_quote + in_base * average - order.fee
         sleeve = self.books.sleeves[order.symbol]
         # The newest candle seen: a fill learnt now belongs to no earlier one.
         candle = max(sleeve.last_time_ms or 0, order.candle_ms)
@@ -260,28 +267,28 @@ class LiveBroker:
             max(fee, 0.0),
             candle,
             candle + self.timeframe_ms,
+            kept=kept,
         )
         if str(info.get("status")) == "closed" and booked.state.in_flight:
             booked = self.books.update(_with(booked, state=OrderState.FILLED))
         self.books.log_fill(booked, amount, price)
         return booked
 
-    def _quote_fee(self, order: TradeOrder, info: dict[str, Any]) -> float:
-        """The order's fees so far in quote; from its trades when the answer has none.
-
-        An order looked up (Binance's GET order, for one) does not carry its
-        commission; its trades do.
-        """
+    def _fees(self, order: TradeOrder, info: dict[str, Any]) -> tuple[float, float]:
+        """The order's fees so far, (in quote, in base); from its trades when the
+        answer has none: an order looked up (Binance's GET order, for one) does not
+        carry its commission, its trades do."""
         if info.get("fees") or info.get("fee"):
-            return _quote_fee(info, order.symbol)
+            return _fees(info, order.symbol)
         exchange_id = str(info.get("id") or order.exchange_id or "")
         if not exchange_id:
-            return order.fee
+            return order.fee, 0.0
         trades = self.door.read(
             "fetch_order_trades",
             lambda c: c.fetch_order_trades(exchange_id, order.symbol),
         )
-        return sum(_quote_fee(trade, order.symbol) for trade in trades)
+        parts = [_fees(trade, order.symbol) for trade in trades]
+        return sum(q for q, _ in parts), sum(b for _, b in parts)
 
     def _reject(self, order: TradeOrder, exc: CryptoTraderError) -> None:
         reason = str(exc)
@@ -301,14 +308,21 @@ class LiveBroker:
         self.books.notify(f"error: {order.symbol} {order.side} rejected: {reason}")
 
 
-def _quote_fee(info: dict[str, Any], symbol: str) -> float:
-    quote = symbol.split("/")[-1]
+def _fees(info: dict[str, Any], symbol: str) -> tuple[float, float]:
+    # Fees in a third currency (a discount token) cost neither side: not counted.
+    base, quote = symbol.split("/")
     fees = info.get("fees") or ([info["fee"]] if info.get("fee") else [])
-    return sum(
-        float(fee.get("cost") or 0.0)
-        for fee in fees
-        if fee and fee.get("currency") in (None, quote)
-    )
+    in_quote = in_base = 0.0
+    for fee in fees:
+        if not fee:
+            continue
+        cost = float(fee.get("cost") or 0.0)
+        currency = fee.get("currency")
+        if currency in (None, quote):
+            in_quote += cost
+        elif currency == base:
+            in_base += cost
+    return in_quote, in_base
 
 
 def _auth_reason(exc: Exception) -> str:

@@ -296,6 +296,14 @@ class TradeStore:
             ),
         )
 
+    def received(self, client_id: str) -> float:
+        """What an order's booked fills put in the position (after fees kept in it)."""
+        row = self.db.connection.execute(
+            "SELECT COALESCE(SUM(amount), 0.0) FROM trade_fills WHERE client_id = ?",
+            (client_id,),
+        ).fetchone()
+        return float(row[0])
+
     def orders(self, session_id: int, in_flight: bool = False) -> list[TradeOrder]:
         """A session's orders, oldest first; only those that may still fill if asked."""
         states = [s.value for s in OrderState if s.in_flight or not in_flight]

@@ -151,7 +151,7 @@ def new_order_payload(order: OrderRecord) -> dict[str, Any]:
             "price": decimal_text(fill.price),
             "qty": decimal_text(fill.amount),
             "commission": decimal_text(fill.fee),
-            "commissionAsset": order.market.quote,
+            "commissionAsset": fill.fee_asset or order.market.quote,
             "tradeId": fill.trade_id,
         }
         for fill in order.fills
@@ -171,7 +171,7 @@ def trade_payloads(order: OrderRecord) -> list[dict[str, Any]]:
             "qty": decimal_text(fill.amount),
             "quoteQty": decimal_text(fill.price * fill.amount),
             "commission": decimal_text(fill.fee),
-            "commissionAsset": order.market.quote,
+            "commissionAsset": fill.fee_asset or order.market.quote,
             "time": fill.timestamp_ms,
             "isBuyer": order.side == "buy",
             "isMaker": order.type == "limit",

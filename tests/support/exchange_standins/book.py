@@ -2,7 +2,8 @@
 
 Matching is deliberately simple and stated here: a market order fills at once at the
 market's `last_price`; a limit order rests until the test fills it (`fill`). Fees are
-charged in the quote currency at `fee_rate`.
+charged at `fee_rate` in the quote currency, or with `fee_in_received` in the asset an
+order receives (a buy's base), as Binance does for an account that pays no other way.
 """
 
 from __future__ import annotations
@@ -116,13 +117,17 @@ class Fill:
     amount: Decimal
     fee: Decimal
     timestamp_ms: int
+    fee_asset: str = ""  # "" for the quote currency
 
 
 class Ledger:
     """Balances per asset (free and locked) and every order, by both ids."""
 
-    def __init__(self, fee_rate: Decimal = Decimal("0.001")) -> None:
+    def __init__(
+        self, fee_rate: Decimal = Decimal("0.001"), fee_in_received: bool = False
+    ) -> None:
         self.fee_rate = fee_rate
+        self.fee_in_received = fee_in_received
         self.free: dict[str, Decimal] = {}
         self.locked: dict[str, Decimal] = {}
         self.orders: dict[str, OrderRecord] = {}
@@ -159,13 +164,19 @@ class Ledger:
         market = order.market
         asset, reserved = self._reservation(order, remaining_only=True)
         self.locked[asset] -= reserved
-        if order.side == "buy":
+        fee_asset = ""
+        if order.side == "buy" and self.fee_in_received:
+            fee, fee_asset = amount * self.fee_rate, market.base
+            self.free[market.quote] += reserved - cost
+            self.deposit(market.base, amount - fee)
+        elif order.side == "buy":
             self.free[market.quote] += reserved - cost - fee
             self.deposit(market.base, amount)
         else:
             self.deposit(market.quote, cost - fee)
+        trade_id = self._next_trade_id
         order.fills.append(
-            Fill(self._next_trade_id, order.order_id, price, amount, fee, now_ms)
+            Fill(trade_id, order.order_id, price, amount, fee, now_ms, fee_asset)
         )
         self._next_trade_id += 1
         order.filled += amount
@@ -190,7 +201,8 @@ class Ledger:
             return order.market.base, amount
         price = order.price if order.price is not None else order.market.last_price
         cost = amount * price
-        return order.market.quote, cost + cost * self.fee_rate
+        fee = Decimal(0) if self.fee_in_received else cost * self.fee_rate
+        return order.market.quote, cost + fee
 
 
 class CandleSeries:
