@@ -373,16 +373,22 @@ def live_rig(
     binance: BinanceStandin,
     authorities: TestAuthorities,
     permission: str = "trading",
+    key: BinanceKey | None = None,
 ) -> Iterator[LiveRig]:
-    """A home set up to trade live on the stand-in; a runner left going is killed."""
+    """A home set up to trade live on the stand-in; a runner left going is killed.
+
+    `key` is the stand-in key stored under KEY (a fresh one with `permission`'s
+    rights by default).
+    """
     for name, value in (
         ("exchange.extra_ca_file", str(authorities.ca_cert_path)),
         ("trade.poll_seconds", POLL_SECONDS),
     ):
         done = cli("config", "set", name, value)
         assert done.code == 0, done.err
-    key = binance.add_key(BinanceKey.generate(can_trade=permission == "trading"))
-    added = add_key_cli(cli, KEY, key, permission, "--no-check")
+    if key is None:
+        key = BinanceKey.generate(can_trade=permission == "trading")
+    added = add_key_cli(cli, KEY, binance.add_key(key), permission, "--no-check")
     assert added.code == 0, added.err
     binance.deposit("USDT", str(DEPOSIT_USDT))
     market = StandinMarket.with_history(binance, binance.now_ms())
