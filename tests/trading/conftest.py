@@ -15,9 +15,10 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pytest
 
 from crypto_trader.backtest.model import EngineConfig
 from crypto_trader.backtest.runner import backtest, build_strategy
@@ -29,6 +30,11 @@ from crypto_trader.market_data.series import SeriesId, series_id
 from crypto_trader.storage.database import Database
 from tests.conftest import PASSPHRASE
 from tests.support.cli import CliRunner, child_env
+from tests.support.exchange_standins.binance import BinanceKey, BinanceStandin
+from tests.support.exchange_standins.tls import TestAuthorities
+
+if TYPE_CHECKING:
+    from tests.trading.live_support import LiveRig
 
 HOUR_MS = 3_600_000
 DAY_MS = 86_400_000
@@ -279,3 +285,31 @@ def wait_for(
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.05)
+
+
+# Live sessions on the Binance stand-in
+
+
+@pytest.fixture
+def live_key() -> BinanceKey | None:
+    """The stand-in key `rig` trades with; None for a fresh trading key.
+
+    A test module overrides this fixture to plant a key of its own.
+    """
+    return None
+
+
+@pytest.fixture
+def rig(
+    cli: CliRunner,
+    home: Home,
+    binance: BinanceStandin,
+    standin_authorities: TestAuthorities,
+    live_key: BinanceKey | None,
+) -> Iterator[LiveRig]:
+    """A home set up to trade live on the Binance stand-in (see live_support)."""
+    # Imported here: live_support builds on this module's helpers.
+    from tests.trading.live_support import live_rig
+
+    with live_rig(cli, home, binance, standin_authorities, key=live_key) as built:
+        yield built

@@ -11,12 +11,9 @@ once, and the books end as the stand-in's account.
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
 
 import pytest
 
-from crypto_trader.home import Home
-from tests.support.cli import CliRunner
 from tests.support.exchange_standins.binance import BinanceStandin
 from tests.support.exchange_standins.failures import (
     Disconnect,
@@ -24,7 +21,6 @@ from tests.support.exchange_standins.failures import (
     ServerError,
     Stall,
 )
-from tests.support.exchange_standins.tls import TestAuthorities
 from tests.trading.conftest import audit_details, session_fills
 from tests.trading.live_support import (
     FEE_NOT_BOOKED,
@@ -36,7 +32,6 @@ from tests.trading.live_support import (
     TYPE_NOT_STORED,
     LiveRig,
     assert_books_agree,
-    live_rig,
 )
 
 # Where SIGKILL lands while the first order (a market buy) is being placed.
@@ -58,17 +53,6 @@ STALE_SIGNAL = (
     "on_candle is the candle BEFORE the order's, and Books.fill moves the session's "
     "cursor back to it; a restart then processes that older candle live again"
 )
-
-
-@pytest.fixture
-def rig(
-    cli: CliRunner,
-    home: Home,
-    binance: BinanceStandin,
-    standin_authorities: TestAuthorities,
-) -> Iterator[LiveRig]:
-    with live_rig(cli, home, binance, standin_authorities) as built:
-        yield built
 
 
 def inject_faults(binance: BinanceStandin) -> None:

@@ -12,35 +12,24 @@ and an audit export.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from crypto_trader.home import Home
 from tests.cli.leak_scan import file_leaks, text_leaks
 from tests.conftest import CANARY_SECRET
-from tests.support.cli import CliRunner
-from tests.support.exchange_standins.binance import BinanceKey, BinanceStandin
-from tests.support.exchange_standins.tls import TestAuthorities
+from tests.support.exchange_standins.binance import BinanceKey
 from tests.trading.conftest import audit_details
-from tests.trading.live_support import HIGH, LOW, LiveRig, live_rig
+from tests.trading.live_support import HIGH, LOW, LiveRig
 
 # A secret of Binance's length (64 characters) that starts with the canary.
 SECRET = CANARY_SECRET + "0" * (64 - len(CANARY_SECRET))
 
 
 @pytest.fixture
-def rig(
-    cli: CliRunner,
-    home: Home,
-    binance: BinanceStandin,
-    standin_authorities: TestAuthorities,
-) -> Iterator[LiveRig]:
-    key = BinanceKey(secrets.token_hex(32), SECRET, can_trade=True)
-    with live_rig(cli, home, binance, standin_authorities, key=key) as built:
-        yield built
+def live_key() -> BinanceKey:
+    return BinanceKey(secrets.token_hex(32), SECRET, can_trade=True)
 
 
 @pytest.mark.slow

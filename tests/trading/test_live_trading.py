@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
@@ -44,17 +43,6 @@ from tests.trading.live_support import (
 
 PLACED_AND_FILLED = ["submitted", "placed", "filled"]
 PLACED_AND_CANCELLED = ["submitted", "placed", "cancelled"]
-
-
-@pytest.fixture
-def rig(
-    cli: CliRunner,
-    home: Home,
-    binance: BinanceStandin,
-    standin_authorities: TestAuthorities,
-) -> Iterator[LiveRig]:
-    with live_rig(cli, home, binance, standin_authorities) as built:
-        yield built
 
 
 @pytest.mark.slow
